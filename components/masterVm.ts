@@ -1,0 +1,103 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    CONTROL_PLANE_TAG,
+    gibToMib,
+    memberTag,
+    NewMasterPlacement,
+    renderMasterUserData,
+    stableMac,
+    Topology,
+} from "../topology";
+import { childOf } from "./childOptions";
+import { scriptText } from "./scriptFile";
+
+export interface MasterVmArgs {
+    readonly topology: Topology;
+    readonly placement: NewMasterPlacement;
+    readonly provider: proxmoxve.Provider;
+}
+
+/**
+ * A new master's VM: a full clone of the cloud-init template with the master's size, a NIC on
+ * the cluster VLAN with a stable MAC, a static address, and user-data that prepares kubeadm but
+ * does not join (the join is its own step). The existing master is never one of these.
+ */
+export class MasterVm extends pulumi.ComponentResource {
+    readonly userData: proxmoxve.FileLegacy;
+    readonly vm: proxmoxve.VmLegacy;
+    readonly ip: string;
+    readonly hostname: string;
+
+    constructor(name: string, args: MasterVmArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ha-control-plane:proxmox:MasterVm", name, {}, opts);
+        const { topology, placement } = args;
+        const { master } = placement;
+        const { proxmox, cluster } = topology;
+        const childOpts = childOf(this, opts, { provider: args.provider });
+        this.ip = master.ip;
+        this.hostname = master.name;
+
+        this.userData = new proxmoxve.FileLegacy(
+            `${name}-user-data`,
+            {
+                nodeName: master.node,
+                datastoreId: proxmox.snippetsDatastore,
+                contentType: "snippets",
+                sourceRaw: {
+                    fileName: `${master.name}-user-data.yaml`,
+                    data: renderMasterUserData({
+                        hostname: master.name,
+                        domain: cluster.domain,
+                        user: topology.ssh.user,
+                        publicKey: topology.ssh.publicKey,
+                        kubernetesVersion: topology.kubernetesVersion,
+                        prepareScript: scriptText("cloud-init/k8s-node-prepare.sh"),
+                    }),
+                },
+            },
+            childOpts,
+        );
+
+        this.vm = new proxmoxve.VmLegacy(
+            `${name}-vm`,
+            {
+                name: master.name,
+                nodeName: master.node,
+                vmId: master.vmId,
+                description: `Kubernetes control-plane member ${placement.member} of ${placement.of} (stack ${topology.project}/${topology.stack}, phase ${placement.phase})`,
+                tags: [CONTROL_PLANE_TAG, memberTag(placement.member, placement.of)],
+                clone: { vmId: proxmox.templateVmId, full: true, datastoreId: proxmox.datastore, retries: 3 },
+                agent: { enabled: true, trim: true },
+                cpu: { cores: master.cores, sockets: 1, type: "host" },
+                memory: { dedicated: gibToMib(master.memoryGiB) },
+                disks: [{ interface: "scsi0", datastoreId: proxmox.datastore, size: master.diskGiB, discard: "on", iothread: true, ssd: true }],
+                scsiHardware: "virtio-scsi-single",
+                networkDevices: [
+                    {
+                        bridge: proxmox.bridge,
+                        vlanId: proxmox.vlanId,
+                        model: "virtio",
+                        macAddress: master.macAddress ?? stableMac(topology.project, topology.stack, master.vmId),
+                    },
+                ],
+                operatingSystem: { type: "l26" },
+                initialization: {
+                    datastoreId: proxmox.datastore,
+                    ipConfigs: [{ ipv4: { address: `${master.ip}/${cluster.prefixLength}`, gateway: cluster.gateway } }],
+                    dns: { domain: cluster.domain, servers: [...cluster.dnsServers] },
+                    userDataFileId: this.userData.id,
+                },
+                onBoot: true,
+                started: true,
+                // A control-plane VM must stop cleanly: etcd flushes on SIGTERM.
+                stopOnDestroy: false,
+                timeoutShutdownVm: 300,
+            },
+            // The template is shared: a rebuilt template must not replace running masters.
+            { ...childOpts, ignoreChanges: ["clone"] },
+        );
+
+        this.registerOutputs({ vmId: this.vm.vmId, ip: this.ip });
+    }
+}

@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import { PhaseId } from "../topology";
+
+export interface PhaseArgs {
+    /** The id from the phase table (ARCHITECTURE.md), e.g. "1.5". */
+    readonly id: PhaseId;
+    readonly title: string;
+    /** The phase before this one; its resources finish before any of ours start. */
+    readonly previous?: Phase;
+}
+
+/**
+ * One phase of the migration. Every resource of a phase is its child and depends on the
+ * resources of the phases before it, so the engine creates phases in order and destroys them
+ * in reverse, and the recorded graph shows the order.
+ */
+export class Phase extends pulumi.ComponentResource {
+    readonly id: PhaseId;
+    readonly title: string;
+    private readonly previous?: Phase;
+    private hasResources = false;
+
+    constructor(name: string, args: PhaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ha-control-plane:index:Phase", name, {}, { ...opts, dependsOn: args.previous?.barrier() ?? [] });
+        this.id = args.id;
+        this.title = args.title;
+        this.previous = args.previous;
+        this.registerOutputs({ id: this.id, title: this.title });
+    }
+
+    /**
+     * What a later phase waits for: this phase when it has resources, otherwise what this phase
+     * itself waited for (a dependency on an empty component would vanish from the graph).
+     */
+    barrier(): pulumi.Resource[] {
+        if (this.hasResources) return [this];
+        return this.previous?.barrier() ?? [];
+    }
+
+    /** Options for a resource of this phase: parented here, ordered after the earlier phases. */
+    childOptions(extraDependsOn: pulumi.Resource[] = []): pulumi.CustomResourceOptions {
+        this.hasResources = true;
+        return { parent: this, dependsOn: [...(this.previous?.barrier() ?? []), ...extraDependsOn] };
+    }
+}

@@ -1,0 +1,130 @@
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    capacityPlan,
+    nodeFacts,
+    PhaseId,
+    phasesUpTo,
+    plannedNewMasters,
+    Topology,
+} from "../topology";
+import { CapacityGate } from "./capacityGate";
+import { MasterVm } from "./masterVm";
+import { Phase } from "./phase";
+import { StackSecrets } from "./stackConfig";
+
+/** What the phases build on: the validated topology, the secrets and shared providers. */
+export interface StackContext {
+    readonly topology: Topology;
+    readonly secrets: StackSecrets;
+    /** Created on first use, so phases without Proxmox resources register no provider. */
+    proxmoxProvider(): proxmoxve.Provider;
+    readonly masterVms: Map<string, MasterVm>;
+}
+
+function newStackContext(topology: Topology, secrets: StackSecrets): StackContext {
+    let provider: proxmoxve.Provider | undefined;
+    return {
+        topology,
+        secrets,
+        masterVms: new Map(),
+        proxmoxProvider() {
+            provider ??= new proxmoxve.Provider("proxmox", {
+                endpoint: topology.proxmox.endpoint,
+                apiToken: secrets.proxmoxApiToken,
+                insecure: topology.proxmox.insecure,
+                // Snippet uploads go over SSH to the node.
+                ssh: {
+                    username: topology.proxmox.sshUser,
+                    privateKey: secrets.sshPrivateKey,
+                    nodes: topology.proxmox.nodes.map((n) => ({ name: n.name, address: n.address })),
+                },
+            });
+            return provider;
+        },
+    };
+}
+
+/**
+ * The VMs of one master phase. Phase 2 first checks every Proxmox node the new masters land on
+ * (all of them, so a plan that cannot finish does not start); each VM waits for the one before.
+ */
+function addMasterVms(ctx: StackContext, phase: Phase): void {
+    const { topology } = ctx;
+    const placements = plannedNewMasters(topology).filter((p) => p.phase === phase.id);
+    let previous: MasterVm | undefined = [...ctx.masterVms.values()].pop();
+    let gates: CapacityGate[] = [];
+    if (phase.id === "2") {
+        const allNew = topology.newMasters;
+        gates = capacityPlan(topology, allNew)
+            .filter((row) => row.planned.length > 0)
+            .map((row) => {
+                const node = topology.proxmox.nodes.find((n) => n.name === row.node)!;
+                return new CapacityGate(
+                    `capacity-${node.name}`,
+                    {
+                        node,
+                        facts: nodeFacts(node),
+                        planned: allNew.filter((m) => m.node === node.name).map((m) => ({ name: m.name, memoryGiB: m.memoryGiB, vmId: m.vmId })),
+                        sshUser: topology.proxmox.sshUser,
+                        sshPrivateKey: ctx.secrets.sshPrivateKey,
+                    },
+                    phase.childOptions(),
+                );
+            });
+    }
+    for (const placement of placements) {
+        const vm = new MasterVm(
+            placement.master.name,
+            { topology, placement, provider: ctx.proxmoxProvider() },
+            phase.childOptions([...gates, ...(previous ? [previous] : [])]),
+        );
+        ctx.masterVms.set(placement.master.name, vm);
+        previous = vm;
+    }
+}
+
+/**
+ * What each phase registers. Phases whose work belongs to later issues are present and chained
+ * but empty, so filling one in is a change to this table only.
+ */
+const PHASE_CONTENT: Record<PhaseId, (ctx: StackContext, phase: Phase) => void> = {
+    "0": () => undefined,
+    "1": () => undefined,
+    "1.5": () => undefined,
+    "2": addMasterVms,
+    "3": addMasterVms,
+    "4": () => undefined,
+    "4.5": () => undefined,
+    "5": () => undefined,
+    "6": () => undefined,
+    "7": () => undefined,
+};
+
+export interface StackOutputs {
+    readonly targetPhase: PhaseId;
+    readonly phases: string[];
+    readonly vip: string;
+    readonly controlPlaneEndpoint: string;
+    readonly newMasters: Record<string, { ip: string; vmId: pulumi.Output<number | undefined> }>;
+}
+
+/** Registers the phase chain up to the topology's target phase. */
+export function defineStack(topology: Topology, secrets: StackSecrets): StackOutputs {
+    const ctx = newStackContext(topology, secrets);
+    let previous: Phase | undefined;
+    for (const info of phasesUpTo(topology.targetPhase)) {
+        const phase: Phase = new Phase(`phase-${info.id.replace(".", "-")}`, { id: info.id, title: info.title, previous });
+        PHASE_CONTENT[info.id](ctx, phase);
+        previous = phase;
+    }
+    return {
+        targetPhase: topology.targetPhase,
+        phases: phasesUpTo(topology.targetPhase).map((p) => p.id),
+        vip: topology.cluster.vip,
+        controlPlaneEndpoint: `${topology.cluster.vip}:${topology.cluster.apiserverPort}`,
+        newMasters: Object.fromEntries(
+            [...ctx.masterVms.entries()].map(([name, vm]) => [name, { ip: vm.ip, vmId: vm.vm.vmId }]),
+        ),
+    };
+}

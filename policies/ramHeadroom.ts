@@ -1,0 +1,36 @@
+import { StackValidationPolicy } from "@pulumi/policy";
+import { capacityRow, describeCapacity } from "../topology";
+import { capacityFacts, plannedVms } from "./resources";
+
+/**
+ * The seed deferred the migration because the Proxmox host was 98% committed: 262 GiB of 267 GiB
+ * allocated, and new masters would push it into swap and OOM. This refuses any plan whose VMs
+ * do not fit in physical - host reserve - committed, per node.
+ */
+export const ramHeadroom: StackValidationPolicy = {
+    name: "ram-headroom",
+    description:
+        "Each Proxmox node must hold the VMs this stack creates: memory committed today plus the " +
+        "new masters' memory must stay within physical memory minus the host reserve.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, reportViolation) => {
+        const vms = plannedVms(args.resources);
+        if (vms.length === 0) return;
+        const facts = capacityFacts(args.resources);
+        const nodes = [...new Set(vms.map((vm) => vm.node))];
+        for (const node of nodes) {
+            const onNode = vms.filter((vm) => vm.node === node);
+            const nodeFacts = facts.get(node);
+            if (!nodeFacts) {
+                reportViolation(
+                    `Proxmox node ${node} gets ${onNode.map((vm) => vm.name).join(", ")} but the stack carries no capacity ` +
+                        `facts for it (no capacity gate): list it in proxmox.nodes with its physical and committed memory.`,
+                    onNode[0].resource.urn,
+                );
+                continue;
+            }
+            const row = capacityRow(nodeFacts, onNode.map((vm) => ({ name: vm.name, memoryGiB: vm.memoryGiB })));
+            if (!row.fits) reportViolation(describeCapacity(row), onNode[onNode.length - 1].resource.urn);
+        }
+    },
+};

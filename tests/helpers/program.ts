@@ -1,0 +1,40 @@
+/**
+ * Runs the real program (index.ts's two calls) under the recording monitor, with the lab stack
+ * file as the base and per-test edits on top. Shared by the program, policy and plan tests.
+ */
+import { defineStack } from "../../components/stack";
+import { readStackConfig } from "../../components/stackConfig";
+import { PROJECT_DIR } from "../../tools/planModel";
+import { recordProgram, Recording } from "../../tools/recorder";
+import { loadStackConfig, StackConfig } from "../../tools/stackFile";
+
+export type ConfigEdit = (raw: Record<string, unknown>) => void;
+
+/** The lab stack's config, with `edit` applied to the parsed values. */
+export function labConfig(targetPhase?: string, edit?: ConfigEdit): StackConfig {
+    const base = loadStackConfig({ projectDir: PROJECT_DIR, stack: "lab", ...(targetPhase ? { targetPhase } : {}) });
+    const raw = JSON.parse(JSON.stringify(base.raw)) as Record<string, unknown>;
+    edit?.(raw);
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries(raw)) {
+        config[`${base.project}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return { ...base, raw, config };
+}
+
+export function recordLab(targetPhase?: string, edit?: ConfigEdit): Promise<Recording> {
+    const stack = labConfig(targetPhase, edit);
+    return recordProgram({
+        project: stack.project,
+        stack: stack.stack,
+        config: stack.config,
+        secretKeys: stack.secretKeys,
+        program: () => {
+            const { topology, secrets } = readStackConfig();
+            return defineStack(topology, secrets);
+        },
+    });
+}
+
+/** The last segment of a URN: the resource's name. */
+export const nameOf = (urn: string): string => urn.split("::").pop() ?? urn;

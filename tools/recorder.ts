@@ -1,0 +1,181 @@
+/**
+ * Runs the program in-process under the SDK's mock monitor and records every registration with
+ * what plain `setMocks` hides: parent, dependencies, property dependencies and which inputs are
+ * secret. Shared by the offline plan and the program tests. Secret values are never recorded.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { setAllConfig } from "@pulumi/pulumi/runtime/config";
+import { MockMonitor, MockResourceArgs, MockResourceResult, Mocks } from "@pulumi/pulumi/runtime/mocks";
+import { specialResourceSig, specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
+import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import { stubOutputs } from "./stubs";
+
+/** Stands in for a secret input in a recording; prints as [secret]. */
+export class SecretValue {
+    toJSON(): string {
+        return "[secret]";
+    }
+    toString(): string {
+        return "[secret]";
+    }
+}
+export const SECRET = new SecretValue();
+export const UNKNOWN = "[unknown]";
+
+export type RecordedValue = null | boolean | number | string | SecretValue | RecordedValue[] | { [key: string]: RecordedValue };
+
+export interface RecordedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    readonly parent?: string;
+    /** URNs this resource waits for: explicit dependsOn (components expanded) and inputs. */
+    readonly dependencies: readonly string[];
+    readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+    readonly inputs: Readonly<Record<string, RecordedValue>>;
+    readonly provider?: string;
+    readonly protect: boolean;
+    readonly ignoreChanges: readonly string[];
+    readonly deleteBeforeReplace: boolean;
+    readonly additionalSecretOutputs: readonly string[];
+}
+
+export interface Recording {
+    readonly resources: readonly RecordedResource[];
+    readonly outputs: Record<string, unknown>;
+}
+
+/** Turns the wire form of a property into a plain value, secrets replaced by SECRET. */
+export function decodeWire(value: unknown): RecordedValue {
+    if (value === null || value === undefined) return null;
+    if (Array.isArray(value)) return value.map(decodeWire);
+    if (typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        const sig = obj[specialSigKey];
+        if (sig === specialSecretSig) return SECRET;
+        if (sig === specialResourceSig) return String(obj.urn ?? "");
+        if (sig !== undefined) return `[${String(sig)}]`;
+        const out: Record<string, RecordedValue> = {};
+        for (const [k, v] of Object.entries(obj)) out[k] = decodeWire(v);
+        return out;
+    }
+    if (value === unknownValue) return UNKNOWN;
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+    return String(value);
+}
+
+/** The part of the SDK's RegisterResourceRequest the recorder reads. */
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getProvider(): string;
+    getProtect(): boolean;
+    getIgnorechangesList(): string[];
+    getDeletebeforereplace(): boolean;
+    getAdditionalsecretoutputsList(): string[];
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+export class RecordingMonitor extends MockMonitor {
+    readonly recorded: RecordedResource[] = [];
+
+    override async registerResource(req: RegisterRequest, callback: (err: unknown, response: unknown) => void): Promise<void> {
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((deps, key) => {
+            propertyDependencies[key] = deps.getUrnsList();
+        });
+        const inputs = decodeWire(req.getObject()?.toJavaScript() ?? {}) as Record<string, RecordedValue>;
+        const type = req.getType();
+        const name = req.getName();
+        const parent = req.getParent() || undefined;
+        const recorded: RecordedResource = {
+            urn: "",
+            type,
+            name,
+            custom: req.getCustom(),
+            ...(parent ? { parent } : {}),
+            dependencies: [...new Set(req.getDependenciesList())],
+            propertyDependencies,
+            inputs,
+            ...(req.getProvider() ? { provider: req.getProvider().split("::").slice(0, -1).join("::") || req.getProvider() } : {}),
+            protect: req.getProtect(),
+            ignoreChanges: req.getIgnorechangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        };
+        const index = this.recorded.push(recorded) - 1;
+        await super.registerResource(req, (err: unknown, response: unknown) => {
+            if (!err && response && typeof (response as { getUrn?: unknown }).getUrn === "function") {
+                this.recorded[index] = { ...recorded, urn: (response as { getUrn(): string }).getUrn() };
+            }
+            callback(err, response);
+        });
+    }
+}
+
+/** Mock provider behaviour: echo inputs as state, plus realistic stand-ins for computed values. */
+const mocks: Mocks = {
+    newResource(args: MockResourceArgs): MockResourceResult {
+        const { id, extra } = stubOutputs(args.type, args.name, args.inputs as Record<string, unknown>);
+        return { id, state: { ...args.inputs, ...extra } };
+    },
+    call(args) {
+        return args.inputs;
+    },
+};
+
+interface StateModule {
+    withLocalStorage<T>(callback: () => T): T;
+}
+interface SettingsModule {
+    waitForRPCs(): Promise<void>;
+}
+// Internal to the SDK (what the automation API uses): a fresh runtime store per run, so several
+// programs can run in one process (one per target phase in the tests and the benchmark).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const state = require("@pulumi/pulumi/runtime/state") as StateModule;
+// Also internal: resolves once every registration RPC has been answered.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const settings = require("@pulumi/pulumi/runtime/settings") as SettingsModule;
+
+export interface RunOptions {
+    readonly project: string;
+    readonly stack: string;
+    /** Full config keys ("project:key") to string values, as Pulumi passes them. */
+    readonly config: Record<string, string>;
+    readonly secretKeys: readonly string[];
+    readonly program: () => unknown;
+}
+
+/**
+ * Runs `program` as a preview under the recording monitor and returns every registration.
+ * Throws what the program throws (a ConfigError for bad input, before any registration).
+ */
+export function recordProgram(options: RunOptions): Promise<Recording> {
+    return state.withLocalStorage(async () => {
+        const monitor = new RecordingMonitor(mocks);
+        setMockOptions(monitor, options.project, options.stack, true);
+        setAllConfig(options.config, [...options.secretKeys]);
+        let failure: unknown;
+        const outputs = await runInPulumiStack(async () => {
+            try {
+                return await Promise.resolve(options.program());
+            } catch (err) {
+                failure = err;
+                return undefined;
+            }
+        });
+        await settings.waitForRPCs();
+        if (failure) throw failure;
+        const resolved = await new Promise<Record<string, unknown>>((resolve) => {
+            pulumi.output(outputs ?? {}).apply((value) => resolve(value as Record<string, unknown>));
+        });
+        return { resources: monitor.recorded.filter((r) => r.urn !== ""), outputs: resolved };
+    });
+}

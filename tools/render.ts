@@ -1,0 +1,166 @@
+/** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
+import { CapacityEntry, PlannedResource, PlanResult } from "./planModel";
+import { RecordedValue } from "./recorder";
+
+const SHORT_TYPES: Record<string, string> = {
+    "proxmoxve:index/vmLegacy:VmLegacy": "Proxmox VM",
+    "proxmoxve:index/fileLegacy:FileLegacy": "Proxmox snippet",
+    "pulumi:providers:proxmoxve": "Proxmox provider",
+    "command:remote:Command": "remote command",
+    "ha-control-plane:index:Phase": "phase",
+    "ha-control-plane:proxmox:MasterVm": "master VM",
+    "ha-control-plane:proxmox:CapacityGate": "capacity gate",
+};
+
+function field(inputs: Readonly<Record<string, RecordedValue>>, ...keys: string[]): RecordedValue | undefined {
+    let current: RecordedValue | undefined = inputs as RecordedValue;
+    for (const key of keys) {
+        if (!current || typeof current !== "object" || Array.isArray(current)) return undefined;
+        current = (current as Record<string, RecordedValue>)[key];
+    }
+    return current;
+}
+
+/** Where a resource acts, in the words an operator uses. */
+export function whereItRuns(r: PlannedResource): string {
+    const host = field(r.inputs, "connection", "host");
+    if (typeof host === "string") return `on ${host}`;
+    const node = field(r.inputs, "nodeName");
+    if (typeof node === "string") return `on Proxmox node ${node}`;
+    const endpoint = field(r.inputs, "endpoint");
+    if (typeof endpoint === "string") return `API ${endpoint}`;
+    return "";
+}
+
+function describe(r: PlannedResource): string {
+    if (r.type === "proxmoxve:index/vmLegacy:VmLegacy") {
+        const ip = field(r.inputs, "initialization", "ipConfigs");
+        const address = Array.isArray(ip) ? field((ip[0] ?? {}) as Record<string, RecordedValue>, "ipv4", "address") : undefined;
+        const disks = field(r.inputs, "disks");
+        const disk = Array.isArray(disks) ? field((disks[0] ?? {}) as Record<string, RecordedValue>, "size") : undefined;
+        return (
+            `${String(field(r.inputs, "name"))} VMID ${String(field(r.inputs, "vmId"))}: ` +
+            `${String(field(r.inputs, "cpu", "cores"))} cores, ${Number(field(r.inputs, "memory", "dedicated")) / 1024} GiB, ` +
+            `${String(disk)} GiB disk, ${String(address)}, clone of VMID ${String(field(r.inputs, "clone", "vmId"))}`
+        );
+    }
+    if (r.type === "proxmoxve:index/fileLegacy:FileLegacy") {
+        return `${String(field(r.inputs, "datastoreId"))}:snippets/${String(field(r.inputs, "sourceRaw", "fileName"))}`;
+    }
+    if (r.type === "command:remote:Command") {
+        const create = field(r.inputs, "create");
+        return typeof create === "string" ? create.split("\n")[0].slice(0, 100) : String(create);
+    }
+    return "";
+}
+
+function pad(cells: string[][]): string[] {
+    const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+    return cells.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
+}
+
+function capacityTable(rows: readonly CapacityEntry[]): string[] {
+    return pad([
+        ["node", "physical", "reserve", "committed", "planned", "usable", "headroom", "verdict"],
+        ...rows.map((r) => [
+            r.node,
+            `${r.physicalGiB}`,
+            `${r.hostReserveGiB}`,
+            `${r.committedGiB}`,
+            `${r.plannedGiB}`,
+            `${r.physicalGiB - r.hostReserveGiB}`,
+            `${r.headroomGiB}`,
+            r.fits ? "fits" : "BLOCKED",
+        ]),
+    ]);
+}
+
+export function renderText(plan: PlanResult): string {
+    const out: string[] = [];
+    out.push(`ha-control-plane plan: stack ${plan.stack}, target phase ${plan.targetPhase}, Kubernetes ${plan.kubernetesVersion}`);
+    for (const note of plan.notes) out.push(`  note: ${note}`);
+    for (const phase of plan.phases) {
+        out.push("", `Phase ${phase.id}: ${phase.title}`);
+        const shown = phase.resources.filter((r) => r.type !== "ha-control-plane:index:Phase");
+        if (shown.length === 0) out.push("  (nothing registered in this phase yet)");
+        for (const r of shown) {
+            const where = whereItRuns(r);
+            const what = describe(r);
+            out.push(`  + ${SHORT_TYPES[r.type] ?? r.type} ${r.name}${where ? ` ${where}` : ""}${what ? `\n      ${what}` : ""}`);
+        }
+    }
+    out.push("", "Proxmox capacity at the target phase (GiB)", ...capacityTable(plan.capacity).map((l) => `  ${l}`));
+    if (plan.outlook) {
+        out.push(
+            "",
+            `Outlook: capacity once phase ${plan.outlook.throughPhase} has run, at today's figures (GiB)`,
+            ...capacityTable(plan.outlook.capacity).map((l) => `  ${l}`),
+            ...plan.outlook.capacity.map((c) => `  ${c.fits ? "ok" : "BLOCKED"}: ${c.verdict}`),
+        );
+    }
+    out.push(
+        "",
+        "etcd quorum, step by step",
+        ...pad([
+            ["after phase", "master", "members", "quorum", "tolerates"],
+            ...plan.quorum.map((q) => [q.phase, q.master, `${q.members}`, `${q.quorum}`, `${q.faultTolerance} failure(s)`]),
+        ]).map((l) => `  ${l}`),
+    );
+    out.push("", "Policy verdicts");
+    if (plan.violations.length === 0) out.push("  all policies pass");
+    for (const v of plan.violations) out.push(`  ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
+    const mandatory = plan.violations.filter((v) => v.enforcementLevel === "mandatory").length;
+    out.push(
+        "",
+        plan.blocked
+            ? `Result: BLOCKED by ${mandatory} mandatory violation(s); pulumi up at phase ${plan.targetPhase} would be refused.`
+            : `Result: OK to run phase ${plan.targetPhase} (pulumi preview, then pulumi up).`,
+    );
+    return out.join("\n") + "\n";
+}
+
+export function renderJson(plan: PlanResult): string {
+    return (
+        JSON.stringify(
+            {
+                stack: plan.stack,
+                targetPhase: plan.targetPhase,
+                phases: plan.phases,
+                capacity: plan.capacity.map((c) => ({
+                    node: c.node,
+                    physicalGiB: c.physicalGiB,
+                    committedGiB: c.committedGiB,
+                    hostReserveGiB: c.hostReserveGiB,
+                    plannedGiB: c.plannedGiB,
+                    headroomGiB: c.headroomGiB,
+                })),
+                quorum: plan.quorum.map((q) => ({ phase: q.phase, master: q.master, members: q.members, quorum: q.quorum, faultTolerance: q.faultTolerance })),
+                violations: plan.violations,
+                outlook: plan.outlook ?? null,
+                notes: plan.notes,
+            },
+            null,
+            2,
+        ) + "\n"
+    );
+}
+
+export function renderMarkdown(plan: PlanResult): string {
+    const out: string[] = [];
+    out.push(`## ha-control-plane plan: stack \`${plan.stack}\`, target phase ${plan.targetPhase}`, "");
+    out.push(plan.blocked ? "**BLOCKED**: a mandatory policy refuses this plan." : "**OK**: no mandatory violation.", "");
+    out.push("| phase | title | resources |", "|---|---|---|");
+    for (const p of plan.phases) {
+        out.push(`| ${p.id} | ${p.title} | ${p.resources.filter((r) => r.type !== "ha-control-plane:index:Phase").length} |`);
+    }
+    out.push("", "### Proxmox capacity (GiB)", "", "| node | physical | reserve | committed | planned | headroom | verdict |", "|---|---|---|---|---|---|---|");
+    for (const c of plan.capacity) {
+        out.push(`| ${c.node} | ${c.physicalGiB} | ${c.hostReserveGiB} | ${c.committedGiB} | ${c.plannedGiB} | ${c.headroomGiB} | ${c.fits ? "fits" : "BLOCKED"} |`);
+    }
+    out.push("", "### etcd quorum", "", "| after phase | master | members | quorum | tolerates |", "|---|---|---|---|---|");
+    for (const q of plan.quorum) out.push(`| ${q.phase} | ${q.master} | ${q.members} | ${q.quorum} | ${q.faultTolerance} |`);
+    out.push("", "### Policy verdicts", "");
+    if (plan.violations.length === 0) out.push("All policies pass.");
+    for (const v of plan.violations) out.push(`- **${v.enforcementLevel}** \`${v.policy}\`: ${v.message}`);
+    return out.join("\n") + "\n";
+}
