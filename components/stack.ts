@@ -20,6 +20,8 @@ export interface StackContext {
     /** Created on first use, so phases without Proxmox resources register no provider. */
     proxmoxProvider(): proxmoxve.Provider;
     readonly masterVms: Map<string, MasterVm>;
+    /** The last step of the most recent master; the next master starts after it. */
+    lastMasterStep?: pulumi.Resource;
 }
 
 function newStackContext(topology: Topology, secrets: StackSecrets): StackContext {
@@ -46,13 +48,12 @@ function newStackContext(topology: Topology, secrets: StackSecrets): StackContex
 }
 
 /**
- * The VMs of one master phase. Phase 2 first checks every Proxmox node the new masters land on
- * (all of them, so a plan that cannot finish does not start); each VM waits for the one before.
+ * A master phase: for each new master of the phase, one at a time, the steps that bring it in.
+ * Phase 2 first checks every Proxmox node the new masters land on (all of them, so a plan that
+ * cannot finish does not start). Each master waits for the previous master's last step.
  */
-function addMasterVms(ctx: StackContext, phase: Phase): void {
+function addNewMasters(ctx: StackContext, phase: Phase): void {
     const { topology } = ctx;
-    const placements = plannedNewMasters(topology).filter((p) => p.phase === phase.id);
-    let previous: MasterVm | undefined = [...ctx.masterVms.values()].pop();
     let gates: CapacityGate[] = [];
     if (phase.id === "2") {
         const allNew = topology.newMasters;
@@ -73,14 +74,15 @@ function addMasterVms(ctx: StackContext, phase: Phase): void {
                 );
             });
     }
-    for (const placement of placements) {
+    for (const placement of plannedNewMasters(topology).filter((p) => p.phase === phase.id)) {
+        const previous = ctx.lastMasterStep;
         const vm = new MasterVm(
             placement.master.name,
             { topology, placement, provider: ctx.proxmoxProvider() },
             phase.childOptions([...gates, ...(previous ? [previous] : [])]),
         );
         ctx.masterVms.set(placement.master.name, vm);
-        previous = vm;
+        ctx.lastMasterStep = vm;
     }
 }
 
@@ -92,8 +94,8 @@ const PHASE_CONTENT: Record<PhaseId, (ctx: StackContext, phase: Phase) => void> 
     "0": () => undefined,
     "1": () => undefined,
     "1.5": () => undefined,
-    "2": addMasterVms,
-    "3": addMasterVms,
+    "2": addNewMasters,
+    "3": addNewMasters,
     "4": () => undefined,
     "4.5": () => undefined,
     "5": () => undefined,
