@@ -70,7 +70,7 @@ function capacityTable(rows: readonly CapacityEntry[]): string[] {
             `${r.plannedGiB}`,
             `${r.physicalGiB - r.hostReserveGiB}`,
             `${r.headroomGiB}`,
-            r.fits ? "fits" : "BLOCKED",
+            r.plannedGiB === 0 ? "no new VMs" : r.fits ? "fits" : "BLOCKED",
         ]),
     ]);
 }
