@@ -145,6 +145,32 @@ export function renderJson(plan: PlanResult): string {
     );
 }
 
+/**
+ * The phases and the dependencies between them, as a Mermaid flowchart (GitHub renders it in
+ * pull-request comments). An edge A --> B means some resource of B waits for one of A.
+ */
+export function renderMermaid(plan: PlanResult): string {
+    const phaseOfUrn = new Map<string, string>();
+    for (const p of plan.phases) for (const r of p.resources) phaseOfUrn.set(r.urn, p.id);
+    const node = (id: string): string => `P${id.replace(".", "_")}`;
+    const lines = ["flowchart LR"];
+    for (const p of plan.phases) {
+        const count = p.resources.filter((r) => r.type !== "ha-control-plane:index:Phase").length;
+        lines.push(`    ${node(p.id)}["${p.id}: ${p.title.replace(/"/g, "'")} (${count})"]`);
+    }
+    const edges = new Set<string>();
+    for (const p of plan.phases) {
+        for (const r of p.resources) {
+            for (const dep of r.dependencies) {
+                const from = phaseOfUrn.get(dep);
+                if (from && from !== p.id) edges.add(`    ${node(from)} --> ${node(p.id)}`);
+            }
+        }
+    }
+    lines.push(...[...edges].sort());
+    return lines.join("\n");
+}
+
 export function renderMarkdown(plan: PlanResult): string {
     const out: string[] = [];
     out.push(`## ha-control-plane plan: stack \`${plan.stack}\`, target phase ${plan.targetPhase}`, "");
@@ -162,5 +188,6 @@ export function renderMarkdown(plan: PlanResult): string {
     out.push("", "### Policy verdicts", "");
     if (plan.violations.length === 0) out.push("All policies pass.");
     for (const v of plan.violations) out.push(`- **${v.enforcementLevel}** \`${v.policy}\`: ${v.message}`);
+    out.push("", "### Phases and their dependencies", "", "```mermaid", renderMermaid(plan), "```");
     return out.join("\n") + "\n";
 }
