@@ -54,6 +54,12 @@ function describe(r: PlannedResource): string {
     return "";
 }
 
+/** One word for a capacity row: a node that gets no new VM is not this stack's to judge. */
+function verdictWord(c: CapacityEntry): string {
+    if (c.plannedGiB === 0) return "no new VMs";
+    return c.fits ? "fits" : "BLOCKED";
+}
+
 function pad(cells: string[][]): string[] {
     const widths = cells[0].map((_, i) => Math.max(...cells.map((row) => row[i].length)));
     return cells.map((row) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd());
@@ -70,7 +76,7 @@ function capacityTable(rows: readonly CapacityEntry[]): string[] {
             `${r.plannedGiB}`,
             `${r.physicalGiB - r.hostReserveGiB}`,
             `${r.headroomGiB}`,
-            r.plannedGiB === 0 ? "no new VMs" : r.fits ? "fits" : "BLOCKED",
+            verdictWord(r),
         ]),
     ]);
 }
@@ -181,7 +187,11 @@ export function renderMarkdown(plan: PlanResult): string {
     }
     out.push("", "### Proxmox capacity (GiB)", "", "| node | physical | reserve | committed | planned | headroom | verdict |", "|---|---|---|---|---|---|---|");
     for (const c of plan.capacity) {
-        out.push(`| ${c.node} | ${c.physicalGiB} | ${c.hostReserveGiB} | ${c.committedGiB} | ${c.plannedGiB} | ${c.headroomGiB} | ${c.fits ? "fits" : "BLOCKED"} |`);
+        out.push(`| ${c.node} | ${c.physicalGiB} | ${c.hostReserveGiB} | ${c.committedGiB} | ${c.plannedGiB} | ${c.headroomGiB} | ${verdictWord(c)} |`);
+    }
+    if (plan.outlook) {
+        out.push("", `### Outlook: capacity once phase ${plan.outlook.throughPhase} has run, at today's figures`, "");
+        for (const c of plan.outlook.capacity) out.push(`- ${c.fits ? "fits" : "**BLOCKED**"}: ${c.verdict}`);
     }
     out.push("", "### etcd quorum", "", "| after phase | master | members | quorum | tolerates |", "|---|---|---|---|---|");
     for (const q of plan.quorum) out.push(`| ${q.phase} | ${q.master} | ${q.members} | ${q.quorum} | ${q.faultTolerance} |`);
