@@ -63,34 +63,60 @@ export function isFragileTransition(members: number): boolean {
 }
 
 /**
- * The decision behind removing one etcd member: after removal, the healthy members left must
- * still form a quorum of the remaining cluster, and the last member is never removed.
+ * The decision behind removing one etcd member: after removal, the healthy voting members left
+ * must still form a quorum of the remaining voting members; the last voter is never removed, nor
+ * a protected member (the original master). Learners (kubeadm joins through learner mode) do not
+ * vote, so removing one never costs quorum and they never count towards it.
+ *
+ * scripts/etcd/lib.sh (`etcd_decide_removal`) applies this same rule to live data, with the same
+ * arithmetic and the same order of checks; tests/kubeadm/quorumGuard.test.ts cross-checks the two
+ * on many cases, so change both together.
  */
 export interface MemberHealth {
     readonly name: string;
     readonly healthy: boolean;
+    /** A non-voting etcd learner (kubeadm's join adds members as learners, then promotes them). */
+    readonly learner?: boolean;
 }
+
+export interface RemovalOptions {
+    /** Members that are never removed (the cluster's original master). */
+    readonly protectedMembers?: readonly string[];
+}
+
+/** Why a removal was refused, as a stable word the guard script prints too. */
+export type RemovalRefusal = "not-a-member" | "protected" | "last-member" | "below-quorum";
 
 export type RemovalDecision =
     | { readonly allowed: true; readonly remaining: number; readonly quorum: number }
-    | { readonly allowed: false; readonly reason: string; readonly unhealthy: readonly string[] };
+    | { readonly allowed: false; readonly rule: RemovalRefusal; readonly reason: string; readonly unhealthy: readonly string[] };
 
-export function decideMemberRemoval(members: readonly MemberHealth[], removing: string): RemovalDecision {
+export function decideMemberRemoval(members: readonly MemberHealth[], removing: string, options: RemovalOptions = {}): RemovalDecision {
     const target = members.find((m) => m.name === removing);
-    const unhealthy = members.filter((m) => m.name !== removing && !m.healthy).map((m) => m.name);
+    const voters = members.filter((m) => !m.learner);
+    const unhealthy = voters.filter((m) => m.name !== removing && !m.healthy).map((m) => m.name);
     if (!target) {
-        return { allowed: false, reason: `${removing} is not an etcd member`, unhealthy };
+        return { allowed: false, rule: "not-a-member", reason: `${removing} is not an etcd member`, unhealthy };
     }
-    if (members.length <= 1) {
-        return { allowed: false, reason: `${removing} is the last etcd member; removing it destroys the cluster`, unhealthy };
+    if ((options.protectedMembers ?? []).includes(removing)) {
+        return {
+            allowed: false,
+            rule: "protected",
+            reason: `${removing} is the original master; this stack never removes it`,
+            unhealthy,
+        };
     }
-    const remaining = members.length - 1;
-    const healthyRemaining = members.length - 1 - unhealthy.length;
+    const remaining = target.learner ? voters.length : voters.length - 1;
+    if (remaining < 1) {
+        return { allowed: false, rule: "last-member", reason: `${removing} is the last etcd member; removing it destroys the cluster`, unhealthy };
+    }
+    const healthyRemaining = remaining - unhealthy.length;
     const needed = quorumOf(remaining);
     if (healthyRemaining < needed) {
         return {
             allowed: false,
-            reason: `removing ${removing} leaves ${healthyRemaining} healthy of ${remaining} members, below quorum ${needed}`,
+            rule: "below-quorum",
+            reason: `removing ${removing} leaves ${healthyRemaining} healthy of ${remaining} voting members, below quorum ${needed}`,
             unhealthy,
         };
     }

@@ -1,0 +1,3 @@
+export * from "./bundle";
+export * from "./controlPlaneJoin";
+export * from "./retrofit";
