@@ -1,0 +1,66 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { ApiserverPool, pfsenseLoadBalancerState, renderHaproxyFragment, Topology } from "../../topology";
+import { childOf } from "../childOptions";
+import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberNames, pfsenseCommand, phaseOnePool } from "./shared";
+
+export interface ApiserverLoadBalancerArgs {
+    readonly topology: Topology;
+    readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+/**
+ * Phase 1: the VIP on the load balancer with a TCP frontend on <vip>:<apiserverPort> and the
+ * apiserver pool, checked with HTTPS GET /readyz, holding the existing master. On pfSense (the
+ * lab) the VIP is an IP alias on the cluster VLAN and the pool and frontend are the HAProxy
+ * package's; on a Linux host a marked block in haproxy.cfg. New masters enter the pool later,
+ * each through its own ApiserverPoolMember. Destroying this removes the frontend, the pool and
+ * the VIP, and nothing else.
+ */
+export class ApiserverLoadBalancer extends pulumi.ComponentResource {
+    readonly pool: ApiserverPool;
+    readonly apply: command.remote.Command;
+
+    constructor(name: string, args: ApiserverLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+        const { topology } = args;
+        const pool = phaseOnePool(topology);
+        const check = pool.backend.healthCheck;
+        // The pool's facts as inputs, so the plan shows them and policies can read the check.
+        super(
+            "ha-control-plane:loadbalancer:ApiserverLoadBalancer",
+            name,
+            {
+                kind: topology.loadBalancer.kind,
+                frontend: `${pool.frontend.address}:${pool.frontend.port}`,
+                pool: pool.backend.name,
+                servers: pool.backend.servers.map((s) => `${s.name} ${s.address}:${s.port}`),
+                healthCheck: { ...check },
+            },
+            opts,
+        );
+        this.pool = pool;
+        const lb = topology.loadBalancer;
+        let spec: LbCommandSpec;
+        if (lb.kind === "pfsense") {
+            const state = pfsenseLoadBalancerState(pool, {
+                owner: lbOwner(topology),
+                interface: lb.interface,
+                prefixLength: topology.cluster.prefixLength,
+                memberServers: memberNames(topology),
+                waitUpSeconds: lb.waitUpSeconds,
+            });
+            spec = pfsenseCommand("apply", "delete", state);
+        } else {
+            const common = haproxyScriptOptions(topology);
+            const keep = memberNames(topology);
+            spec = haproxyCommand(
+                lb.user,
+                ["apply", ...common, ...(keep.length ? ["--keep", keep.join(",")] : []), "--wait-up", String(lb.waitUpSeconds)],
+                ["delete", ...common],
+                renderHaproxyFragment(pool, { comment: `${lbOwner(topology)}: Kubernetes apiserver VIP (rendered from topology/loadBalancer.ts)` }),
+            );
+        }
+        this.apply = lbCommand(`${name}-${lb.kind}`, topology, args.sshPrivateKey, spec, childOf(this, opts));
+        this.registerOutputs({ frontend: `${pool.frontend.address}:${pool.frontend.port}`, pool: pool.backend.name, result: this.apply.stdout });
+    }
+}

@@ -1,0 +1,38 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { MasterSpec, pfsenseMemberState, renderHaproxyServerLine, Topology } from "../../topology";
+import { childOf } from "../childOptions";
+import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberServer, pfsenseCommand, phaseOnePool } from "./shared";
+
+export interface ApiserverPoolMemberArgs {
+    readonly topology: Topology;
+    readonly master: MasterSpec;
+    readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+/**
+ * One new master in the apiserver pool. Created after the master's post-join gate (pass the gate
+ * in dependsOn), so it enters the pool only as a working control-plane member, and waits until
+ * the LB sees it UP. Being a dependent of the gate, it is the first thing destroyed when the
+ * master is rolled back: the pool lets go of it before its etcd member is touched.
+ */
+export class ApiserverPoolMember extends pulumi.ComponentResource {
+    readonly entry: command.remote.Command;
+
+    constructor(name: string, args: ApiserverPoolMemberArgs, opts?: pulumi.ComponentResourceOptions) {
+        const { topology, master } = args;
+        const pool = phaseOnePool(topology);
+        const server = memberServer(topology, master);
+        super("ha-control-plane:loadbalancer:ApiserverPoolMember", name, { pool: pool.backend.name, server: `${server.name} ${server.address}:${server.port}` }, opts);
+        const lb = topology.loadBalancer;
+        let spec: LbCommandSpec;
+        if (lb.kind === "pfsense") {
+            spec = pfsenseCommand("add-server", "remove-server", pfsenseMemberState(pool, server, { owner: lbOwner(topology), waitUpSeconds: lb.waitUpSeconds }));
+        } else {
+            const common = [...haproxyScriptOptions(topology), "--name", server.name];
+            spec = haproxyCommand(lb.user, ["add-server", ...common, "--wait-up", String(lb.waitUpSeconds)], ["remove-server", ...common], renderHaproxyServerLine(pool, server));
+        }
+        this.entry = lbCommand(`${name}-${lb.kind}`, topology, args.sshPrivateKey, spec, childOf(this, opts));
+        this.registerOutputs({ server: server.name, result: this.entry.stdout });
+    }
+}

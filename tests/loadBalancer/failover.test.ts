@@ -1,0 +1,130 @@
+/**
+ * The load balancer with real HAProxy (Debian's haproxy, master-worker mode) in front of three
+ * fake apiservers (TLS fixtures answering /readyz), configured by the real install script from
+ * the rendered fragment. Loopback only; every process is stopped in after().
+ */
+import { strict as assert } from "assert";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { apiserverPool, ApiserverPool, bashWithPayload, ejectionBoundMs, PoolServer, renderHaproxyFragment, renderHaproxyServerLine } from "../../topology";
+import { FakeApiserver, selfSignedCert } from "../fixtures/loadBalancer/fakeApiserver";
+import { freePort, HaproxyProcess, sleep, testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
+import { failures, Load } from "../fixtures/loadBalancer/load";
+import { run, scriptPath } from "./scriptRunner";
+
+const LB_SCRIPT = scriptPath("haproxy/apiserver-lb.sh");
+
+describe("apiserver LB on a real HAProxy (fake apiservers on loopback)", function () {
+    this.timeout(30_000);
+    let dir: string;
+    let fakes: FakeApiserver[];
+    let pool: ApiserverPool;
+    let hap: HaproxyProcess | undefined;
+    let cfg: string;
+    let port: number;
+    const server = (f: FakeApiserver): PoolServer => ({ name: f.name, address: "127.0.0.1", port: f.port });
+    const common = () => ["--config", cfg, "--state-dir", path.join(dir, "state"), "--owner", "ha-control-plane/test", "--master-socket", path.join(dir, "master.sock")];
+    const backend = () => pool.backend.name;
+
+    before(async () => {
+        dir = mkdtempSync(path.join(tmpdir(), "lb-failover-"));
+        const tls = selfSignedCert();
+        fakes = await Promise.all(["master-a", "master-b", "master-c"].map((n) => FakeApiserver.start(n, tls)));
+        port = await freePort();
+        pool = apiserverPool({ vip: "127.0.0.1", apiserverPort: port }, fakes.slice(0, 2).map(server));
+        cfg = path.join(dir, "haproxy.cfg");
+        writeFileSync(cfg, testGlobal(dir));
+        // Installed by the script by hand (no HAProxy running yet, so no reload), then started.
+        writeFileSync(path.join(dir, "fragment.cfg"), renderHaproxyFragment(pool, { comment: "test" }));
+        const apply = await run("bash", [LB_SCRIPT, "apply", "--fragment", path.join(dir, "fragment.cfg"), "--keep", "master-c", ...common()]);
+        assert.equal(apply.code, 0, apply.stderr);
+        hap = await HaproxyProcess.start(dir, cfg, port);
+        for (const f of fakes.slice(0, 2)) assert.ok(await hap.waitStatus(backend(), f.name, "UP", 5000), `${f.name} UP`);
+    });
+
+    after(async () => {
+        await hap?.stop();
+        await Promise.all((fakes ?? []).map((f) => f.kill()));
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("installs a block that passes haproxy -c and serves through the VIP", async () => {
+        const text = readFileSync(cfg, "utf8");
+        assert.match(text, /# BEGIN ha-control-plane\/test apiserver load balancer/);
+        assert.match(text, /option httpchk GET \/readyz/);
+        const load = new Load(port, 2);
+        await sleep(300);
+        const results = await load.stop();
+        assert.equal(failures(results).length, 0);
+        assert.deepEqual(new Set(results.map((r) => r.backend)), new Set(["master-a", "master-b"]));
+    });
+
+    it("stops sending new connections to a backend whose /readyz turns 500, within the configured detection time", async () => {
+        const check = pool.backend.healthCheck;
+        const [, b] = fakes;
+        const load = new Load(port, 2);
+        await sleep(200);
+        const t0 = performance.now();
+        b.setReady(false);
+        const ejectedAfter = await hap!.waitStatus(backend(), b.name, "DOWN", ejectionBoundMs(check) + 2000, t0);
+        await sleep(400);
+        const results = await load.stop();
+        b.setReady(true);
+        assert.ok(ejectedAfter !== undefined, "master-b was never marked DOWN");
+        // Bound: the next check, then fall-1 fast re-checks; plus the checks' own time and the
+        // status poll, which a busy test machine stretches (hence the slack).
+        assert.ok(ejectedAfter <= ejectionBoundMs(check) + 500, `ejected after ${Math.round(ejectedAfter)} ms, bound ${ejectionBoundMs(check)} ms`);
+        assert.equal(b.servedSince(t0 + ejectedAfter + 50), 0, "no new connection reached the unready backend after its ejection");
+        assert.equal(failures(results).length, 0, "an unready backend still answers, so nothing fails meanwhile");
+        assert.ok(await hap!.waitStatus(backend(), b.name, "UP", 5000), "master-b back UP after /readyz recovers");
+    });
+
+    it("costs no failed client request when a backend is killed (retries + redispatch)", async () => {
+        const [a] = fakes;
+        const load = new Load(port, 4, 2);
+        await sleep(200);
+        const killedAt = performance.now();
+        await a.kill();
+        const killDone = performance.now();
+        const downAfter = await hap!.waitStatus(backend(), a.name, "DOWN", 5000, killedAt);
+        await sleep(300);
+        const results = await load.stop();
+        await a.restart();
+        assert.ok(downAfter !== undefined, "the killed backend was never marked DOWN");
+        // Connections open at the moment of the kill break with it (as with any TCP proxy); every
+        // request started once it was dead was redispatched to a live backend.
+        const after = results.filter((r) => r.start >= killDone);
+        assert.ok(after.length > 20, `enough requests while it was dead (${after.length})`);
+        assert.deepEqual(failures(after), [], "failed requests after the kill");
+        assert.ok(await hap!.waitStatus(backend(), a.name, "UP", 5000), "master-a back UP after restart");
+    });
+
+    it("adds a backend with a seamless reload without failing a client request", async () => {
+        const c = fakes[2];
+        const load = new Load(port, 4, 2);
+        await sleep(200);
+        // Exactly what the program ships: the script on stdin with the server line in front.
+        const stdin = bashWithPayload(readFileSync(LB_SCRIPT, "utf8"), renderHaproxyServerLine(pool, server(c)));
+        const add = await run("bash", ["-s", "--", "add-server", "--name", c.name, ...common(), "--wait-up", "10"], { stdin });
+        await sleep(500);
+        const results = await load.stop();
+        assert.equal(add.code, 0, add.stderr);
+        assert.match(add.stdout, /haproxy reloaded/);
+        assert.match(add.stdout, /UP in apiserver_nodes: master-c/);
+        assert.deepEqual(failures(results), [], "failed requests across the reload");
+        assert.ok(results.some((r) => r.backend === "master-c"), "the new backend receives traffic");
+        const again = await run("bash", ["-s", "--", "add-server", "--name", c.name, ...common()], { stdin });
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /no change/);
+    });
+
+    it("keeps the config untouched when haproxy -c refuses it", async () => {
+        const before = readFileSync(cfg, "utf8");
+        writeFileSync(path.join(dir, "bad.cfg"), "backend apiserver_nodes\n    mode tcp\n    server x 127.0.0.1:1 bogus-keyword\n");
+        const res = await run("bash", [LB_SCRIPT, "apply", "--fragment", path.join(dir, "bad.cfg"), ...common()]);
+        assert.equal(res.code, 1);
+        assert.match(res.stderr, /haproxy -c refused the new configuration/);
+        assert.equal(readFileSync(cfg, "utf8"), before);
+    });
+});

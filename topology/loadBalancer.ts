@@ -1,0 +1,434 @@
+/**
+ * The apiserver load balancer as a pure model: one TCP frontend on the VIP, one backend pool of
+ * apiservers checked with HTTPS GET /readyz, and the connection handling that hides a dead
+ * backend from clients. Rendered two ways from the same model: an haproxy.cfg fragment (plain
+ * HAProxy) and the desired-state document the pfSense reconcile script applies through the
+ * HAProxy package's config (scripts/pfsense/haproxy-reconcile.php). No Pulumi resources here.
+ */
+import type { ClusterConfig, MasterSpec } from "./config";
+
+/** The names the seed plan uses on pfSense (phase 1.2); operators know them from the runbooks. */
+export const APISERVER_POOL_NAME = "apiserver_nodes";
+export function apiserverFrontendName(port: number): string {
+    return `apiserver_proxy_${port}`;
+}
+
+/**
+ * Health-check timings. HAProxy checks every `intervalMs`; after the first failure it re-checks
+ * every `fastIntervalMs` until `fall` consecutive failures mark the server DOWN; a DOWN server
+ * is checked every `downIntervalMs` and comes back after `rise` consecutive successes.
+ */
+export interface HealthCheckTimings {
+    readonly intervalMs: number;
+    readonly fastIntervalMs: number;
+    readonly downIntervalMs: number;
+    readonly fall: number;
+    readonly rise: number;
+    /** A check that has not answered after this long counts as failed (HAProxy `timeout check`). */
+    readonly timeoutMs: number;
+}
+
+/**
+ * This project's timings, chosen with bench/lb.bench.ts --sweep (README: measured failover): an
+ * unready apiserver is out of the pool about 0.8 s after /readyz turns (at most 1.5 s), against
+ * about 4.8 s (at most 6 s) with the kubeadm docs' defaults. fall 2 would gain ~0.2 s but eject
+ * on two failed checks 250 ms apart; fall 3 asks for >= 500 ms of failure in a row, so one slow
+ * /readyz during an etcd hiccup does not eject a master; rise 2 keeps a flapping one out. One LB
+ * checking each apiserver once a second (4/s while one is failing) is negligible load.
+ */
+export const DEFAULT_HEALTH_CHECK_TIMINGS: HealthCheckTimings = Object.freeze({
+    intervalMs: 1000,
+    fastIntervalMs: 250,
+    downIntervalMs: 1000,
+    fall: 3,
+    rise: 2,
+    timeoutMs: 1000,
+});
+
+/**
+ * kubeadm's docs/ha-considerations.md haproxy.cfg: no timings on the server line, so HAProxy's
+ * defaults (inter 2s, fall 3, rise 2; fastinter/downinter default to inter), `timeout check 10s`,
+ * `timeout connect 5s`, `retries 1` with `option redispatch`. The benchmark's baseline.
+ */
+export const KUBEADM_DOCS_HEALTH_CHECK_TIMINGS: HealthCheckTimings = Object.freeze({
+    intervalMs: 2000,
+    fastIntervalMs: 2000,
+    downIntervalMs: 2000,
+    fall: 3,
+    rise: 2,
+    timeoutMs: 10000,
+});
+
+/** What the check is; fixed, because it is what makes the pool safe (the policies pin it too). */
+export interface ApiserverHealthCheck extends HealthCheckTimings {
+    /** HTTP over TLS to the backend's own port. */
+    readonly protocol: "https";
+    readonly method: "GET";
+    /** /readyz is false while etcd is unreachable or the apiserver is shutting down; a TCP or TLS handshake check is not. */
+    readonly path: "/readyz";
+    readonly expectStatus: 200;
+    /** The apiserver's certificate is signed by the cluster CA the LB does not hold: no verification. */
+    readonly verifyTls: false;
+}
+
+export interface ConnectionHandling {
+    readonly balance: "roundrobin";
+    /** A connect that fails (refused, timed out) is retried up to this many times... */
+    readonly retries: number;
+    /** ...each time on another server (`option redispatch 1`), so a dead backend costs a retry, not an error. */
+    readonly redispatchEveryRetry: true;
+    /** On a LAN a SYN is answered in well under a millisecond; 1 s bounds the wait on a powered-off master. */
+    readonly connectTimeoutMs: number;
+    /** Idle limits; long because watches, logs -f and exec sessions stay open for a long time. */
+    readonly clientTimeoutMs: number;
+    readonly serverTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_HANDLING: ConnectionHandling = Object.freeze({
+    balance: "roundrobin",
+    retries: 3,
+    redispatchEveryRetry: true,
+    connectTimeoutMs: 1000,
+    clientTimeoutMs: 3_600_000,
+    serverTimeoutMs: 3_600_000,
+});
+
+export interface PoolServer {
+    readonly name: string;
+    readonly address: string;
+    readonly port: number;
+}
+
+export interface ApiserverPool {
+    readonly frontend: {
+        readonly name: string;
+        readonly address: string;
+        readonly port: number;
+        /** TLS passes through untouched: the apiserver terminates it (client certificates, SANs). */
+        readonly mode: "tcp";
+    };
+    readonly backend: {
+        readonly name: string;
+        readonly healthCheck: ApiserverHealthCheck;
+        readonly connection: ConnectionHandling;
+        readonly servers: readonly PoolServer[];
+    };
+}
+
+export function apiserverHealthCheck(timings: HealthCheckTimings = DEFAULT_HEALTH_CHECK_TIMINGS): ApiserverHealthCheck {
+    return { protocol: "https", method: "GET", path: "/readyz", expectStatus: 200, verifyTls: false, ...timings };
+}
+
+/** A master as a pool server: its apiserver on the cluster's apiserver port. */
+export function poolServer(master: Pick<MasterSpec, "name" | "ip">, port: number): PoolServer {
+    return { name: master.name, address: master.ip, port };
+}
+
+export interface PoolOptions {
+    readonly healthCheck?: HealthCheckTimings;
+    readonly connection?: ConnectionHandling;
+}
+
+/** The pool on the VIP with the given servers (phase 1: the existing master alone). */
+export function apiserverPool(
+    cluster: Pick<ClusterConfig, "vip" | "apiserverPort">,
+    servers: readonly PoolServer[],
+    options: PoolOptions = {},
+): ApiserverPool {
+    return {
+        frontend: { name: apiserverFrontendName(cluster.apiserverPort), address: cluster.vip, port: cluster.apiserverPort, mode: "tcp" },
+        backend: {
+            name: APISERVER_POOL_NAME,
+            healthCheck: apiserverHealthCheck(options.healthCheck),
+            connection: options.connection ?? DEFAULT_CONNECTION_HANDLING,
+            servers,
+        },
+    };
+}
+
+/**
+ * The longest an answering but unready backend stays in the pool: the check just before it
+ * turned passed, the next one comes `intervalMs` later and fails, then `fall - 1` fast re-checks.
+ * (A backend that hangs adds up to `timeoutMs` per check.)
+ */
+export function ejectionBoundMs(t: HealthCheckTimings): number {
+    return t.intervalMs + (t.fall - 1) * t.fastIntervalMs;
+}
+
+/** A broken timing rule, or undefined; the config layer reports it against its key. */
+export function checkHealthCheckTimings(t: HealthCheckTimings): { field: keyof HealthCheckTimings; rule: string } | undefined {
+    if (t.fastIntervalMs > t.intervalMs) return { field: "fastIntervalMs", rule: `must not exceed intervalMs (${t.intervalMs})` };
+    if (t.timeoutMs > t.intervalMs * 10) return { field: "timeoutMs", rule: `must not exceed 10 x intervalMs (${t.intervalMs * 10})` };
+    return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain HAProxy
+// ---------------------------------------------------------------------------------------------
+
+/** Options every server line carries (checks over TLS without verification; timings). */
+function serverOptions(check: ApiserverHealthCheck): string {
+    return [
+        "check",
+        // Only the checks speak TLS: without `ssl` the client's TLS stream passes through as is.
+        "check-ssl",
+        "verify none",
+        `inter ${check.intervalMs}`,
+        `fastinter ${check.fastIntervalMs}`,
+        `downinter ${check.downIntervalMs}`,
+        `fall ${check.fall}`,
+        `rise ${check.rise}`,
+    ].join(" ");
+}
+
+/** One `server` line, complete on its own so a member can be added without the rest of the pool. */
+export function renderHaproxyServerLine(pool: ApiserverPool, server: PoolServer): string {
+    return `    server ${server.name} ${server.address}:${server.port} ${serverOptions(pool.backend.healthCheck)}`;
+}
+
+export interface HaproxyFragmentOptions {
+    /** Servers to render; defaults to the pool's. Member servers are appended after these. */
+    readonly servers?: readonly PoolServer[];
+    /** First line of the fragment (the install script wraps it in BEGIN/END markers). */
+    readonly comment?: string;
+}
+
+/**
+ * The frontend and backend sections, without global/defaults so the fragment can sit at the end
+ * of any haproxy.cfg. The backend comes last: member `server` lines are appended after it.
+ */
+export function renderHaproxyFragment(pool: ApiserverPool, options: HaproxyFragmentOptions = {}): string {
+    const { frontend, backend } = pool;
+    const { healthCheck: check, connection: conn } = backend;
+    const servers = options.servers ?? backend.servers;
+    const lines = [
+        ...(options.comment ? [`# ${options.comment}`] : []),
+        `frontend ${frontend.name}`,
+        `    bind ${frontend.address}:${frontend.port}`,
+        `    mode ${frontend.mode}`,
+        `    timeout client ${conn.clientTimeoutMs}`,
+        `    default_backend ${backend.name}`,
+        "",
+        `backend ${backend.name}`,
+        `    mode ${frontend.mode}`,
+        `    balance ${conn.balance}`,
+        `    option httpchk ${check.method} ${check.path}`,
+        `    http-check expect status ${check.expectStatus}`,
+        `    retries ${conn.retries}`,
+        "    option redispatch 1",
+        `    timeout connect ${conn.connectTimeoutMs}`,
+        `    timeout server ${conn.serverTimeoutMs}`,
+        `    timeout check ${check.timeoutMs}`,
+        ...servers.map((s) => renderHaproxyServerLine(pool, s)),
+    ];
+    return `${lines.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// pfSense (HAProxy package): the desired-state document for scripts/pfsense/haproxy-reconcile.php
+// ---------------------------------------------------------------------------------------------
+
+export const PFSENSE_STATE_SCHEMA = "ha-control-plane/pfsense-haproxy/v1";
+
+/**
+ * A server item of a pool (`installedpackages/haproxy/ha_pools/item[]/ha_servers/item[]`), with
+ * the package's field names. Deliberately no `ssl`: that field makes HAProxy encrypt the traffic
+ * to the backend, which in TCP mode would wrap the client's TLS in a second TLS. `checkssl` runs
+ * only the checks over TLS, and `sslserververify` left unset renders `verify none`.
+ */
+export interface PfsenseServerItem {
+    readonly name: string;
+    readonly address: string;
+    readonly port: string;
+    readonly status: "active";
+    readonly checkssl: "yes";
+    readonly weight: string;
+}
+
+/** A pool item (`ha_pools/item[]`); `advanced` and `advanced_backend` in clear (the script base64s them). */
+export interface PfsensePoolItem {
+    readonly name: string;
+    readonly balance: "roundrobin";
+    readonly check_type: "HTTP";
+    readonly httpcheck_method: "GET";
+    readonly monitor_uri: string;
+    /** Check interval in ms (`check inter`). */
+    readonly checkinter: string;
+    /** `timeout connect` and `timeout server`, in ms. */
+    readonly connection_timeout: string;
+    readonly server_timeout: string;
+    readonly retries: string;
+    /** Appended to every server line: the timings the package has no fields for. */
+    readonly advanced: string;
+    /** Lines in the backend section; its first line is the ownership marker. */
+    readonly advanced_backend: string;
+}
+
+/** A frontend item (`installedpackages/haproxy/ha_backends/item[]`: the package's name for frontends). */
+export interface PfsenseFrontendItem {
+    readonly name: string;
+    readonly desc: string;
+    readonly status: "active";
+    readonly type: "tcp";
+    readonly backend_serverpool: string;
+    readonly client_timeout: string;
+    readonly a_extaddr: { readonly item: readonly { readonly extaddr: "custom"; readonly extaddr_custom: string; readonly extaddr_port: string }[] };
+}
+
+/** An IP alias (`virtualip/vip[]`); `interface` "auto" = the interface whose subnet holds the address. */
+export interface PfsenseVipItem {
+    readonly mode: "ipalias";
+    readonly interface: string;
+    readonly type: "single";
+    readonly subnet: string;
+    /** The interface network's mask, as the GUI asks for an IP alias. */
+    readonly subnet_bits: string;
+    readonly descr: string;
+}
+
+export interface PfsenseOwner {
+    /** e.g. "ha-control-plane/lab": marks what this stack created, so others' items are never touched. */
+    readonly owner: string;
+}
+
+export function ownershipMarker(owner: string): string {
+    return `[managed by ${owner}]`;
+}
+
+/** apply/delete: the VIP, the pool (settings + base servers) and the frontend. */
+export interface PfsenseLoadBalancerState extends PfsenseOwner {
+    readonly schema: typeof PFSENSE_STATE_SCHEMA;
+    readonly marker: string;
+    readonly vip: PfsenseVipItem;
+    readonly pool: PfsensePoolItem;
+    readonly servers: readonly PfsenseServerItem[];
+    /** Servers added one by one (each new master after its gate): apply neither adds nor removes them. */
+    readonly memberServers: readonly string[];
+    readonly frontend: PfsenseFrontendItem;
+    /** The backend's name in the running HAProxy (the package appends the IP version). */
+    readonly runtimeBackend: string;
+    /** After a reload, wait this long for every listed server to be UP (0: do not wait). */
+    readonly waitUpSeconds: number;
+}
+
+/** add-server/remove-server: one member of the pool. */
+export interface PfsenseMemberState extends PfsenseOwner {
+    readonly schema: typeof PFSENSE_STATE_SCHEMA;
+    readonly marker: string;
+    readonly pool: { readonly name: string };
+    readonly server: PfsenseServerItem;
+    readonly runtimeBackend: string;
+    readonly waitUpSeconds: number;
+}
+
+export function pfsenseServerItem(server: PoolServer): PfsenseServerItem {
+    return { name: server.name, address: server.address, port: String(server.port), status: "active", checkssl: "yes", weight: "1" };
+}
+
+/** The package names a backend `<pool>_<ipversion>`; "ipvANY" unless transparent client IP is on. */
+function runtimeBackendName(pool: ApiserverPool): string {
+    return `${pool.backend.name}_ipvANY`;
+}
+
+export interface PfsenseStateOptions extends PfsenseOwner {
+    /** The pfSense interface id of the cluster VLAN (opt1, ...), or "auto". */
+    readonly interface: string;
+    /** The cluster subnet's prefix length (the IP alias's mask). */
+    readonly prefixLength: number;
+    /** Names of the servers the member resources add later. */
+    readonly memberServers: readonly string[];
+    readonly waitUpSeconds: number;
+}
+
+export function pfsenseLoadBalancerState(pool: ApiserverPool, options: PfsenseStateOptions): PfsenseLoadBalancerState {
+    const { frontend, backend } = pool;
+    const { healthCheck: check, connection: conn } = backend;
+    const marker = ownershipMarker(options.owner);
+    return {
+        schema: PFSENSE_STATE_SCHEMA,
+        owner: options.owner,
+        marker,
+        vip: {
+            mode: "ipalias",
+            interface: options.interface,
+            type: "single",
+            subnet: frontend.address,
+            subnet_bits: String(options.prefixLength),
+            descr: `Kubernetes apiserver VIP ${marker}`,
+        },
+        pool: {
+            name: backend.name,
+            balance: conn.balance,
+            check_type: "HTTP",
+            httpcheck_method: check.method,
+            monitor_uri: check.path,
+            checkinter: String(check.intervalMs),
+            connection_timeout: String(conn.connectTimeoutMs),
+            server_timeout: String(conn.serverTimeoutMs),
+            retries: String(conn.retries),
+            advanced: `fastinter ${check.fastIntervalMs} downinter ${check.downIntervalMs} fall ${check.fall} rise ${check.rise}`,
+            advanced_backend: [
+                `# ${marker}: edits to this pool are overwritten by the stack`,
+                `http-check expect status ${check.expectStatus}`,
+                "option redispatch 1",
+                `timeout check ${check.timeoutMs}`,
+                // The package dumps server states before a reload; this makes the new process
+                // start from them, so a DOWN master does not come back UP for a moment.
+                "load-server-state-from-file global",
+            ].join("\n"),
+        },
+        servers: backend.servers.map(pfsenseServerItem),
+        memberServers: [...options.memberServers],
+        frontend: {
+            name: frontend.name,
+            desc: `Kubernetes apiserver VIP ${marker}`,
+            status: "active",
+            type: frontend.mode,
+            backend_serverpool: backend.name,
+            client_timeout: String(conn.clientTimeoutMs),
+            a_extaddr: { item: [{ extaddr: "custom", extaddr_custom: frontend.address, extaddr_port: String(frontend.port) }] },
+        },
+        runtimeBackend: runtimeBackendName(pool),
+        waitUpSeconds: options.waitUpSeconds,
+    };
+}
+
+export function pfsenseMemberState(pool: ApiserverPool, server: PoolServer, options: PfsenseOwner & { readonly waitUpSeconds: number }): PfsenseMemberState {
+    return {
+        schema: PFSENSE_STATE_SCHEMA,
+        owner: options.owner,
+        marker: ownershipMarker(options.owner),
+        pool: { name: pool.backend.name },
+        server: pfsenseServerItem(server),
+        runtimeBackend: runtimeBackendName(pool),
+        waitUpSeconds: options.waitUpSeconds,
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shipping a payload with a script on stdin
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The PHP script reads its JSON from stdin when run by hand. Shipped over SSH, stdin carries the
+ * script itself, so the JSON goes in front of it as a nowdoc constant (readable in a preview
+ * diff). A JSON line never starts with the bare word that closes the nowdoc.
+ */
+export const PHP_STATE_CONSTANT = "HA_CONTROL_PLANE_STATE_JSON";
+export function phpWithState(script: string, state: unknown): string {
+    const json = JSON.stringify(state, null, 2);
+    return `<?php\nconst ${PHP_STATE_CONSTANT} = <<<'${PHP_STATE_CONSTANT}'\n${json}\n${PHP_STATE_CONSTANT};\n?>\n${script}`;
+}
+
+/** Reads the state back out of a shipped script (for policies and tests). */
+export function readPhpState(stdin: string): unknown {
+    const m = new RegExp(`<<<'${PHP_STATE_CONSTANT}'\\n([\\s\\S]*?)\\n${PHP_STATE_CONSTANT};`).exec(stdin);
+    return m ? (JSON.parse(m[1]) as unknown) : undefined;
+}
+
+/** The bash counterpart: a quoted heredoc assigned to HA_PAYLOAD before the script. */
+export const BASH_PAYLOAD_DELIMITER = "HA_CONTROL_PLANE_PAYLOAD";
+export function bashWithPayload(script: string, payload: string): string {
+    if (payload.split("\n").includes(BASH_PAYLOAD_DELIMITER)) throw new Error(`payload contains the line ${BASH_PAYLOAD_DELIMITER}`);
+    return `HA_PAYLOAD=$(cat <<'${BASH_PAYLOAD_DELIMITER}'\n${payload.replace(/\n$/, "")}\n${BASH_PAYLOAD_DELIMITER}\n)\n${script}`;
+}
