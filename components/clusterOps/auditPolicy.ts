@@ -1,0 +1,55 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import { AuditFlags, MasterSpec, Topology } from "../../topology";
+import { stepOptions } from "../kubeadm/options";
+import { scriptText } from "../scriptFile";
+import { sshConnection } from "../sshConnection";
+import { rootScriptCommand } from "./remote";
+
+export interface AuditPolicyFileArgs {
+    readonly topology: Topology;
+    readonly audit: AuditFlags;
+    readonly master: MasterSpec;
+    readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+/**
+ * The audit policy on one master, before its apiserver is regenerated (the existing master,
+ * phase 1.5) or before it joins (new masters, phases 2 and 3): the apiserver does not start
+ * without it. Copied over SFTP to a staging file, then installed root-owned by a command whose
+ * delete removes it again (a copy alone has no delete). A changed policy re-copies and
+ * re-installs (its hash is in the triggers).
+ */
+export class AuditPolicyFile extends pulumi.ComponentResource {
+    readonly copy: command.remote.CopyToRemote;
+    readonly install: command.remote.Command;
+
+    constructor(name: string, args: AuditPolicyFileArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ha-control-plane:clusterOps:AuditPolicyFile", name, {}, opts);
+        const { topology, audit, master } = args;
+        const connection = sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey);
+        const digest = createHash("sha256").update(audit.policy).digest("hex");
+        const staged = `/tmp/ha-control-plane-audit-policy-${digest.slice(0, 12)}.yaml`;
+
+        this.copy = new command.remote.CopyToRemote(
+            `${name}-copy`,
+            { connection, source: new pulumi.asset.StringAsset(audit.policy), remotePath: staged, triggers: [digest] },
+            stepOptions(this, opts),
+        );
+        const install = ["install", "--staged", staged, "--path", audit.policyPath];
+        this.install = new command.remote.Command(
+            `${name}-install`,
+            {
+                connection,
+                create: rootScriptCommand(topology.ssh.user, install),
+                delete: rootScriptCommand(topology.ssh.user, ["remove", "--staged", staged, "--path", audit.policyPath]),
+                stdin: scriptText("cluster/audit-policy-file.sh"),
+                triggers: [digest],
+                logging: command.types.enums.remote.Logging.StdoutAndStderr,
+            },
+            stepOptions(this, opts, [this.copy]),
+        );
+        this.registerOutputs({ path: audit.policyPath, sha256: digest });
+    }
+}

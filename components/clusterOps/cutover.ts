@@ -1,0 +1,105 @@
+/**
+ * Phase 4, the cut-over to the VIP (and cluster-info, which phase 1.5 flips before the first
+ * join). Every step is a remote script whose delete restores exactly what it replaced.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { CutoverNode, directServerUrl, Topology, vipServerUrl } from "../../topology";
+import { childOf } from "../childOptions";
+import { stepOptions } from "../kubeadm/options";
+import { remoteScript, SshTarget } from "./remote";
+
+const SCRIPT = "cluster/kubeconfig-server.sh";
+export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
+
+function existingMasterTarget(topology: Topology, privateKey: pulumi.Output<string>): SshTarget {
+    return { host: topology.existingMaster.ip, user: topology.ssh.user, privateKey };
+}
+
+export interface ConfigMapCutoverArgs {
+    readonly topology: Topology;
+    readonly sshPrivateKey: pulumi.Output<string>;
+    /** NAMESPACE/NAME of the ConfigMap holding a kubeconfig. */
+    readonly configMap: string;
+    /** NAMESPACE/NAME of a DaemonSet to roll once it changed (kube-proxy). */
+    readonly rollDaemonSet?: string;
+}
+
+/**
+ * A kubeconfig inside a ConfigMap pointed at the VIP, from the existing master with its admin
+ * kubeconfig: kube-public/cluster-info (what joining nodes discover; stale, it sends them to the
+ * old address) and kube-system/kube-proxy. A ConfigMapPatch would not do: deleting a
+ * server-side-apply patch drops the field it owns instead of restoring the old kubeconfig.
+ */
+export class ConfigMapCutover extends pulumi.ComponentResource {
+    readonly flip: command.remote.Command;
+
+    constructor(name: string, args: ConfigMapCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ha-control-plane:clusterOps:ConfigMapCutover", name, {}, opts);
+        const { topology } = args;
+        const timeout = String(topology.clusterOps.cutover.nodeReadyTimeoutSeconds);
+        const roll = args.rollDaemonSet ? ["--restart-daemonset", args.rollDaemonSet] : [];
+        const common = ["--configmap", args.configMap, ...roll, "--wait-readyz", "--timeout", timeout];
+        this.flip = remoteScript(
+            `${name}-flip`,
+            existingMasterTarget(topology, args.sshPrivateKey),
+            {
+                script: SCRIPT,
+                args: [...common, "--to", vipServerUrl(topology.cluster), "--from", directServerUrl(topology.existingMaster, topology.cluster)],
+                deleteArgs: [...common, "--restore"],
+            },
+            childOf(this, opts),
+        );
+        this.registerOutputs({});
+    }
+}
+
+export interface KubeletCutoverArgs {
+    readonly topology: Topology;
+    readonly sshPrivateKey: pulumi.Output<string>;
+    readonly node: CutoverNode;
+}
+
+/**
+ * One node's kubelet on the VIP: kubelet.conf rewritten and the kubelet restarted on the node,
+ * then, from the existing master, the wait until the node renews its lease and is Ready again.
+ * The next node's cut-over depends on this whole component, so the nodes go strictly one at a
+ * time. A master may start from its own endpoint (kubeadm's local mode for control-plane
+ * kubelets) or the existing master's; the delete puts back whichever it was.
+ */
+export class KubeletCutover extends pulumi.ComponentResource {
+    readonly flip: command.remote.Command;
+    readonly ready: command.remote.Command;
+
+    constructor(name: string, args: KubeletCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ha-control-plane:clusterOps:KubeletCutover", name, {}, opts);
+        const { topology, node } = args;
+        const { cluster } = topology;
+        const { cutover } = topology.clusterOps;
+        const timeout = String(cutover.nodeReadyTimeoutSeconds);
+        const froms = [directServerUrl(topology.existingMaster, cluster)];
+        const master = topology.masters.find((m) => m.name === node.name);
+        if (master && master.ip !== topology.existingMaster.ip) froms.push(directServerUrl(master, cluster));
+        const common = ["--file", KUBELET_CONF, "--restart-kubelet", "--wait-readyz", "--timeout", timeout];
+        this.flip = remoteScript(
+            `${name}-kubelet-flip`,
+            { host: node.host, user: topology.ssh.user, privateKey: args.sshPrivateKey },
+            {
+                script: SCRIPT,
+                args: [...common, "--to", vipServerUrl(cluster), ...froms.flatMap((f) => ["--from", f])],
+                deleteArgs: [...common, "--restore"],
+            },
+            childOf(this, opts),
+        );
+        this.ready = remoteScript(
+            `${name}-kubelet-ready`,
+            existingMasterTarget(topology, args.sshPrivateKey),
+            {
+                script: "cluster/node-ready-wait.sh",
+                args: ["--node", node.name, "--timeout", timeout, "--settle", String(cutover.settleSeconds)],
+            },
+            stepOptions(this, opts, [this.flip]),
+        );
+        this.registerOutputs({});
+    }
+}

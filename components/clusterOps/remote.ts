@@ -1,0 +1,47 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { shellQuote } from "../kubeadm/bundle";
+import { asRoot } from "../kubeadm/options";
+import { scriptText } from "../scriptFile";
+import { sshConnection } from "../sshConnection";
+
+/** Where and as whom a remote script runs. */
+export interface SshTarget {
+    readonly host: string;
+    readonly user: string;
+    readonly privateKey: pulumi.Output<string>;
+}
+
+/** `bash -s -- ARGS` as root: the script arrives on stdin, so nothing is left on the host. */
+export function rootScriptCommand(user: string, args: readonly string[]): string {
+    // Plain words stay unquoted, so the preview reads like the command an operator would type.
+    const word = (a: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : shellQuote(a));
+    return [`${asRoot(user)}bash -s --`, ...args.map(word)].join(" ");
+}
+
+export interface RemoteScriptArgs {
+    /** Under scripts/, e.g. "cluster/kubeconfig-server.sh"; or the text of a bundle. */
+    readonly script: string | { readonly text: pulumi.Input<string> };
+    readonly args: readonly string[];
+    /** Arguments for the same script on delete; without them the delete does nothing remote. */
+    readonly deleteArgs?: readonly string[];
+}
+
+/**
+ * A script run as root on a host over SSH on create and, given deleteArgs, on delete (the engine
+ * keeps the create-time stdin, so the delete runs the same script). Changed arguments re-run it:
+ * every script it ships is idempotent.
+ */
+export function remoteScript(name: string, target: SshTarget, spec: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(
+        name,
+        {
+            connection: sshConnection(target.host, target.user, target.privateKey),
+            create: rootScriptCommand(target.user, spec.args),
+            ...(spec.deleteArgs ? { delete: rootScriptCommand(target.user, spec.deleteArgs) } : {}),
+            stdin: typeof spec.script === "string" ? scriptText(spec.script) : spec.script.text,
+            logging: command.types.enums.remote.Logging.StdoutAndStderr,
+        },
+        opts,
+    );
+}

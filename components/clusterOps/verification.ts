@@ -1,0 +1,120 @@
+/**
+ * Phase 6: end-to-end verification gates, commands that fail the up when the cluster is not
+ * what the earlier phases promised. They run when created and whenever their inputs change
+ * (re-run them at will: pulumi up --replace '<urn>'). The destructive failover test (rebooting a
+ * master) is a runbook, docs/runbook-failover-test.md, not a gate.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { cutoverOrder, declaredFlags, flagExpectations, hasDeclaredFlags, LoadBalancerKind, Topology, vipServerUrl } from "../../topology";
+import { childOf } from "../childOptions";
+import { asRoot, stepOptions } from "../kubeadm/options";
+import { memberServer, phaseOnePool } from "../loadBalancer/shared";
+import { scriptText } from "../scriptFile";
+import { sshConnection } from "../sshConnection";
+import { KUBELET_CONF } from "./cutover";
+import { flagsArgs, flagsScriptBundle } from "./flagParity";
+import { remoteScript, SshTarget } from "./remote";
+
+/** HAProxy's stats socket: the pfSense package's, and Debian's default for a plain HAProxy. */
+export const LB_STATS_SOCKET: Record<LoadBalancerKind, string> = { pfsense: "/tmp/haproxy.socket", haproxy: "/run/haproxy/admin.sock" };
+
+export interface VerificationArgs {
+    readonly topology: Topology;
+    readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+export class Verification extends pulumi.ComponentResource {
+    readonly gates: command.remote.Command[] = [];
+
+    constructor(name: string, args: VerificationArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ha-control-plane:clusterOps:Verification", name, {}, opts);
+        const { topology, sshPrivateKey } = args;
+        const user = topology.ssh.user;
+        const on = (host: string): SshTarget => ({ host, user, privateKey: sshPrivateKey });
+        const existing = on(topology.existingMaster.ip);
+        const child = childOf(this, opts);
+        const vip = vipServerUrl(topology.cluster);
+
+        // etcd: exactly the planned members, all started voters, all healthy.
+        this.gates.push(
+            remoteScript(
+                `${name}-etcd-members`,
+                existing,
+                {
+                    script: "cluster/verify-etcd.sh",
+                    args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
+                },
+                child,
+            ),
+        );
+
+        // Every master in the apiserver pool and UP, as HAProxy itself reports it.
+        const lb = topology.loadBalancer;
+        const gateArgs = [
+            "--socket", LB_STATS_SOCKET[lb.kind],
+            "--backend", phaseOnePool(topology).backend.name,
+            "--servers", topology.masters.map((m) => memberServer(topology, m).name).join(","),
+        ];
+        this.gates.push(
+            new command.remote.Command(
+                `${name}-lb-pool`,
+                {
+                    connection: sshConnection(lb.host, lb.user, sshPrivateKey),
+                    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
+                    create: `${lb.kind === "pfsense" ? "" : asRoot(lb.user)}php -- ${gateArgs.join(" ")}`,
+                    stdin: scriptText("cluster/lb-pool-check.php"),
+                    logging: command.types.enums.remote.Logging.StdoutAndStderr,
+                },
+                child,
+            ),
+        );
+
+        // Flag parity: each master against the declared set (so with each other). Masters that
+        // joined after phase 1.5 got the flags from the ClusterConfiguration; if the declared
+        // values changed since, they are regenerated here first, one master at a time.
+        const declared = declaredFlags(topology.clusterOps.controlPlaneFlags);
+        if (hasDeclaredFlags(declared)) {
+            const expectations = flagExpectations(declared);
+            let previous: pulumi.Resource | undefined;
+            const bundle = { text: flagsScriptBundle() };
+            for (const master of topology.newMasters) {
+                const converge = remoteScript(
+                    `${name}-${master.name}-flags`,
+                    on(master.ip),
+                    { script: bundle, args: flagsArgs("apply", topology, master, declared) },
+                    stepOptions(this, opts, previous ? [previous] : []),
+                );
+                previous = converge;
+            }
+            for (const master of topology.masters) {
+                this.gates.push(
+                    remoteScript(
+                        `${name}-${master.name}-parity`,
+                        on(master.ip),
+                        { script: bundle, args: ["check", ...expectations] },
+                        stepOptions(this, opts, previous ? [previous] : []),
+                    ),
+                );
+            }
+        }
+
+        // Every client path on the VIP: each kubelet, kube-proxy's and cluster-info's kubeconfigs.
+        for (const node of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain)) {
+            this.gates.push(
+                remoteScript(`${name}-${node.name}-kubelet-vip`, on(node.host), { script: "cluster/kubeconfig-server.sh", args: ["--file", KUBELET_CONF, "--check", vip] }, child),
+            );
+        }
+        for (const configMap of ["kube-system/kube-proxy", "kube-public/cluster-info"]) {
+            this.gates.push(
+                remoteScript(
+                    `${name}-${configMap.split("/")[1]}-vip`,
+                    existing,
+                    { script: "cluster/kubeconfig-server.sh", args: ["--configmap", configMap, "--check", vip] },
+                    child,
+                ),
+            );
+        }
+        this.registerOutputs({});
+    }
+}

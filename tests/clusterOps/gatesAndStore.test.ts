@@ -1,0 +1,203 @@
+import { strict as assert } from "assert";
+import { execFile, spawn, spawnSync } from "child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { createServer, Server } from "net";
+import { tmpdir } from "os";
+import * as path from "path";
+import { SCRIPTS_DIR } from "../../components/scriptFile";
+import { FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
+
+/**
+ * The smaller cluster scripts against the fake cluster (stub kubectl/etcdctl: no apiserver or
+ * etcd of kubeadm's can run here): node-ready-wait.sh (phase 4's wait between nodes),
+ * verify-etcd.sh (phase 6) and etcd-backup-store.sh (the backup CronJob's last step, run on a
+ * real temporary directory); and lb-pool-check.php (phase 6) with real php-cli against a
+ * stand-in for HAProxy's stats socket, then against a real HAProxy.
+ */
+describe("node-ready-wait.sh: the next node waits for a fresh lease renewal and Ready", function () {
+    this.timeout(60_000);
+    let cluster: FakeCluster;
+    afterEach(() => cluster.cleanup());
+
+    it("returns once the node renewed its lease after the start and is Ready", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), leases: { "k8s-node1": { renewTime: "2026-05-22T09:41:00.000000Z", renewAfterReads: 4 } } });
+        const run = cluster.run("cluster/node-ready-wait.sh", ["--node", "k8s-node1", "--timeout", "10"]);
+        assert.equal(run.status, 0, run.stderr);
+        assert.match(run.stdout, /node k8s-node1 is Ready and renewing its lease \(last renewal renewed-4\)/);
+    });
+
+    it("does not take a Ready condition that is only stale: no renewal, no return", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), leases: { "k8s-node1": { renewTime: "2026-05-22T09:41:00.000000Z" } } });
+        const run = cluster.run("cluster/node-ready-wait.sh", ["--node", "k8s-node1", "--timeout", "1"]);
+        assert.equal(run.status, 1);
+        assert.match(run.stderr, /node k8s-node1 not back within 1s \(Ready=True, lease renewed since start: no\)/);
+    });
+
+    it("waits out a NotReady node, bounded", () => {
+        const nodes = nodesFixture("all-ready");
+        nodes.items.find((n: Json) => n.metadata.name === "k8s-node2").status.conditions.find((c: Json) => c.type === "Ready").status = "False";
+        cluster = new FakeCluster({ nodes, leases: { "k8s-node2": { renewTime: "t0", renewAfterReads: 2 } }, transitions: { "k8s-node2": { readyAfterPolls: 5 } } });
+        const run = cluster.run("cluster/node-ready-wait.sh", ["--node", "k8s-node2", "--timeout", "10"]);
+        assert.equal(run.status, 0, run.stderr);
+        const never = new FakeCluster({ nodes, leases: { "k8s-node2": { renewTime: "t0", renewAfterReads: 2 } } });
+        try {
+            const stuck = never.run("cluster/node-ready-wait.sh", ["--node", "k8s-node2", "--timeout", "1"]);
+            assert.equal(stuck.status, 1);
+            assert.match(stuck.stderr, /Ready=False/);
+        } finally {
+            never.cleanup();
+        }
+    });
+});
+
+describe("verify-etcd.sh: the phase 6 etcd gate", function () {
+    this.timeout(60_000);
+    let cluster: FakeCluster;
+    afterEach(() => cluster.cleanup());
+    const verify = (members = "k8s-master,k8s-master-2,k8s-master-3") => cluster.run("cluster/verify-etcd.sh", ["--members", members, "--pod", "etcd-k8s-master"]);
+
+    it("passes with exactly the planned members, all started voters, all healthy", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
+        const run = verify();
+        assert.equal(run.status, 0, run.stdout + run.stderr);
+        assert.match(run.stdout, /etcd has 3 started, healthy voting members/);
+    });
+
+    it("fails on a missing or extra member, a learner, an unhealthy member", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("even-count"), etcdLearners: ["k8s-master-4"], etcdUnhealthy: ["k8s-master-2"] });
+        const run = verify("k8s-master,k8s-master-2,k8s-master-3,k8s-master-5");
+        assert.equal(run.status, 1);
+        assert.match(run.stdout, /expected member k8s-master-5 is missing/);
+        assert.match(run.stdout, /unexpected member k8s-master-4/);
+        assert.match(run.stdout, /member k8s-master-4 is still a learner/);
+        assert.match(run.stdout, /3 of 4 members healthy/);
+    });
+});
+
+describe("etcd-backup-store.sh: store and keep the newest N", function () {
+    this.timeout(30_000);
+    let cluster: FakeCluster;
+    afterEach(() => cluster.cleanup());
+
+    it("stores under a timestamped name, prunes only its own older snapshots", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
+        const dest = cluster.file("backup/.keep", "");
+        const dir = dest.replace(/\/\.keep$/, "");
+        for (const stamp of ["20260101T000000Z", "20260102T000000Z", "20260103T000000Z"]) writeFileSync(`${dir}/etcd-snapshot-${stamp}-k8s-master.db`, "old");
+        writeFileSync(`${dir}/notes.txt`, "not ours");
+        const snapshot = cluster.file("work/snapshot.db", "etcd snapshot bytes");
+        const run = cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", snapshot, "--dest", dir, "--keep", "2", "--node", "k8s-master-2"]);
+        assert.equal(run.status, 0, run.stderr);
+        const files = readdirSync(dir).sort();
+        const stored = files.find((f) => /^etcd-snapshot-\d{8}T\d{6}Z-k8s-master-2\.db$/.test(f))!;
+        assert.ok(stored, files.join(","));
+        assert.equal(readFileSync(`${dir}/${stored}`, "utf8"), "etcd snapshot bytes");
+        assert.deepEqual(files, [".keep", "etcd-snapshot-20260103T000000Z-k8s-master.db", stored, "notes.txt"].sort());
+        assert.match(run.stdout, /retention 2: removed etcd-snapshot-20260101T000000Z-k8s-master\.db/);
+    });
+
+    it("refuses an empty snapshot or a missing destination", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
+        const empty = cluster.file("work/empty.db", "");
+        assert.equal(cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", empty, "--dest", cluster.dir, "--keep", "3"]).status, 1);
+        const snapshot = cluster.file("work/snapshot.db", "x");
+        const run = cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", snapshot, "--dest", `${cluster.dir}/not-mounted`, "--keep", "3"]);
+        assert.equal(run.status, 1);
+        assert.match(run.stderr, /is not a writable directory \(is the volume mounted\?\)/);
+        assert.equal(cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", snapshot, "--dest", cluster.dir, "--keep", "0"]).status, 2);
+    });
+});
+
+describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's stats socket (php-cli, a stand-in socket)", function () {
+    this.timeout(30_000);
+    let dir: string;
+    let server: Server;
+    const socket = () => path.join(dir, "haproxy.sock");
+    const header = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,";
+    const row = (px: string, sv: string, status: string, check: string, code: string) => `${px},${sv},0,0,0,1,,5,0,0,,0,,0,0,0,0,${status},1,1,0,0,0,100,0,,1,3,1,,5,,2,0,,1,${check},${code},`;
+    let stat = "";
+    before(async () => {
+        dir = mkdtempSync(path.join(tmpdir(), "hacp-lb-"));
+        // HAProxy's stats socket protocol: one command per connection, the answer, then close.
+        server = createServer((c) => c.once("data", () => c.end(stat)));
+        await new Promise<void>((resolve) => server.listen(socket(), resolve));
+    });
+    after(() => {
+        server.close();
+        rmSync(dir, { recursive: true, force: true });
+    });
+    // Asynchronous: the stand-in socket lives in this process.
+    const check = (servers: string) =>
+        new Promise<{ code: number; out: string }>((resolve) => {
+            const child = execFile("php", ["--", "--socket", socket(), "--backend", "apiserver_nodes", "--servers", servers, "--timeout", "1"], { timeout: 20_000 }, (err, stdout, stderr) =>
+                resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+            );
+            child.stdin!.end(readFileSync(path.join(SCRIPTS_DIR, "cluster/lb-pool-check.php")));
+        });
+
+    it("passes when every master is UP (pfSense's suffixed backend name included)", async () => {
+        stat = [header, row("apiserver_proxy_6443", "FRONTEND", "OPEN", "", ""), ...["k8s-master", "k8s-master-2", "k8s-master-3"].map((m) => row("apiserver_nodes_ipvANY", m, "UP", "L7OK", "200")), ""].join("\n");
+        const run = await check("k8s-master,k8s-master-2,k8s-master-3");
+        assert.equal(run.code, 0, run.out);
+        assert.match(run.out, /k8s-master-3 UP in apiserver_nodes_ipvANY/);
+    });
+
+    it("fails naming a DOWN master and a missing one; ignores other backends", async () => {
+        stat = [header, row("apiserver_nodes", "k8s-master", "UP", "L7OK", "200"), row("apiserver_nodes", "k8s-master-2", "DOWN", "L7STS", "500"), row("mail_nodes", "k8s-master-3", "UP", "L4OK", ""), ""].join("\n");
+        const run = await check("k8s-master,k8s-master-2,k8s-master-3");
+        assert.equal(run.code, 1);
+        assert.match(run.out, /k8s-master-2 is DOWN \(check L7STS 500\)/);
+        assert.match(run.out, /k8s-master-3 is not in the pool/);
+        // Not yet checked, or failing its way down: not UP either.
+        stat = [header, row("apiserver_nodes", "k8s-master", "UP", "INI", ""), row("apiserver_nodes", "k8s-master-2", "UP 1/3", "L7STS", "500"), ""].join("\n");
+        const early = await check("k8s-master,k8s-master-2");
+        assert.equal(early.code, 1);
+        assert.match(early.out, /k8s-master is UP \(check INI\)/);
+        assert.match(early.out, /k8s-master-2 is UP 1\/3 \(check L7STS 500\)/);
+    });
+
+    it("reads a real HAProxy's stats socket: a served backend is UP, a closed port DOWN", async function () {
+        // Real haproxy (Debian's), TCP checks against a loopback listener and a closed port.
+        const listener = createServer((c) => c.end());
+        await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+        const closed = createServer();
+        await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+        const closedPort = (closed.address() as { port: number }).port;
+        await new Promise<void>((resolve) => closed.close(() => resolve()));
+        const stats = path.join(dir, "admin.sock");
+        const cfg = path.join(dir, "haproxy.cfg");
+        writeFileSync(cfg, [
+            "global", `    stats socket ${stats} mode 600 level admin`, "defaults", "    mode tcp", "    timeout connect 1s", "    timeout client 5s", "    timeout server 5s",
+            "backend apiserver_nodes", "    default-server inter 200ms fall 2 rise 1",
+            `    server k8s-master 127.0.0.1:${(listener.address() as { port: number }).port} check`,
+            `    server k8s-master-2 127.0.0.1:${closedPort} check`, "",
+        ].join("\n"));
+        const haproxy = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
+        let haproxyErr = "";
+        haproxy.stderr!.on("data", (d) => (haproxyErr += String(d)));
+        try {
+            for (let i = 0; i < 100 && !existsSync(stats); i++) await new Promise((r) => setTimeout(r, 50));
+            assert.ok(existsSync(stats), `haproxy did not open its stats socket: ${haproxyErr}`);
+            const run = (servers: string, timeout: string) =>
+                new Promise<{ code: number; out: string }>((resolve) => {
+                    const child = execFile("php", ["--", "--socket", stats, "--backend", "apiserver_nodes", "--servers", servers, "--timeout", timeout], { timeout: 20_000 }, (err, stdout, stderr) =>
+                        resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+                    );
+                    child.stdin!.end(readFileSync(path.join(SCRIPTS_DIR, "cluster/lb-pool-check.php")));
+                });
+            const up = await run("k8s-master", "5");
+            assert.equal(up.code, 0, up.out);
+            const down = await run("k8s-master,k8s-master-2", "1");
+            assert.equal(down.code, 1, down.out);
+            assert.match(down.out, /k8s-master-2 is DOWN \(check L4CON/);
+        } finally {
+            haproxy.kill();
+            listener.close();
+        }
+    });
+
+    it("php -l accepts it", () => {
+        const lint = spawnSync("php", ["-l", path.join(SCRIPTS_DIR, "cluster/lb-pool-check.php")], { encoding: "utf8" });
+        assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+    });
+});
