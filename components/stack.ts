@@ -8,7 +8,11 @@ import {
     plannedNewMasters,
     Topology,
 } from "../topology";
+import type { ExternalConsumerOutput, MasterSpec } from "../topology";
 import { CapacityGate } from "./capacityGate";
+import { cutoverPhase, etcdMaintenancePhase, flagParityPhase, kuredGatePhase, upgradeChainPhase, verificationPhase } from "./clusterOps";
+import { ControlPlaneJoin, Retrofit } from "./kubeadm";
+import { addPoolMember, loadBalancerPhase } from "./loadBalancer";
 import { MasterVm } from "./masterVm";
 import { Phase } from "./phase";
 import { StackSecrets } from "./stackConfig";
@@ -22,7 +26,22 @@ export interface StackContext {
     readonly masterVms: Map<string, MasterVm>;
     /** The last step of the most recent master; the next master starts after it. */
     lastMasterStep?: pulumi.Resource;
+    /** Phase 0's retrofit of the existing master; every join waits for it. */
+    retrofit?: pulumi.Resource;
+    /** Each new master's post-join gate, by master name; its LB pool entry waits for it. */
+    readonly masterGates: Map<string, pulumi.Resource>;
+    /**
+     * Steps a new master needs after its VM is up and before its join: call each with the master,
+     * its phase and the VM, and make the join wait for what they return. Phase 1.5 adds the audit
+     * policy copy (with audit flags in the ClusterConfiguration, a joining apiserver does not
+     * start without the file).
+     */
+    readonly beforeJoin: BeforeJoinStep[];
+    /** Set by phase 4: kubeconfigs and CI files outside the stack, still to be flipped by hand. */
+    externalConsumers?: ExternalConsumerOutput[];
 }
+
+export type BeforeJoinStep = (master: MasterSpec, phase: Phase, dependsOn: readonly pulumi.Resource[]) => pulumi.Resource[];
 
 function newStackContext(topology: Topology, secrets: StackSecrets): StackContext {
     let provider: proxmoxve.Provider | undefined;
@@ -30,6 +49,8 @@ function newStackContext(topology: Topology, secrets: StackSecrets): StackContex
         topology,
         secrets,
         masterVms: new Map(),
+        masterGates: new Map(),
+        beforeJoin: [],
         proxmoxProvider() {
             provider ??= new proxmoxve.Provider("proxmox", {
                 endpoint: topology.proxmox.endpoint,
@@ -82,7 +103,22 @@ function addNewMasters(ctx: StackContext, phase: Phase): void {
             phase.childOptions([...gates, ...(previous ? [previous] : [])]),
         );
         ctx.masterVms.set(placement.master.name, vm);
-        ctx.lastMasterStep = vm;
+        // The join waits for the retrofit, its VM and the previous master's gate (the phase
+        // barrier already covers the LB phase); its gate is what the next master waits for.
+        const join = new ControlPlaneJoin(
+            placement.master.name,
+            {
+                topology,
+                placement,
+                sshPrivateKey: ctx.secrets.sshPrivateKey,
+                beforeJoin: (ready) => ctx.beforeJoin.flatMap((step) => step(placement.master, phase, [vm, ready])),
+            },
+            phase.childOptions([...(ctx.retrofit ? [ctx.retrofit] : []), vm, ...(previous ? [previous] : [])]),
+        );
+        ctx.masterGates.set(placement.master.name, join.gate);
+        ctx.lastMasterStep = join.gate;
+        // Into the LB pool only once the gate passed; on rollback it leaves the pool first.
+        addPoolMember(ctx, phase, placement.master, ctx.masterGates.get(placement.master.name) ?? vm);
     }
 }
 
@@ -91,16 +127,18 @@ function addNewMasters(ctx: StackContext, phase: Phase): void {
  * but empty, so filling one in is a change to this table only.
  */
 const PHASE_CONTENT: Record<PhaseId, (ctx: StackContext, phase: Phase) => void> = {
-    "0": () => undefined,
-    "1": () => undefined,
-    "1.5": () => undefined,
+    "0": (ctx, phase) => {
+        ctx.retrofit = new Retrofit("retrofit", { topology: ctx.topology, sshPrivateKey: ctx.secrets.sshPrivateKey }, phase.childOptions());
+    },
+    "1": loadBalancerPhase,
+    "1.5": flagParityPhase,
     "2": addNewMasters,
     "3": addNewMasters,
-    "4": () => undefined,
-    "4.5": () => undefined,
-    "5": () => undefined,
-    "6": () => undefined,
-    "7": () => undefined,
+    "4": cutoverPhase,
+    "4.5": etcdMaintenancePhase,
+    "5": kuredGatePhase,
+    "6": verificationPhase,
+    "7": upgradeChainPhase,
 };
 
 export interface StackOutputs {
@@ -109,6 +147,8 @@ export interface StackOutputs {
     readonly vip: string;
     readonly controlPlaneEndpoint: string;
     readonly newMasters: Record<string, { ip: string; vmId: pulumi.Output<number | undefined> }>;
+    /** From phase 4: what is left to point at the VIP by hand, with the URL to put in. */
+    readonly externalConsumers?: ExternalConsumerOutput[];
 }
 
 /** Registers the phase chain up to the topology's target phase. */
@@ -128,5 +168,6 @@ export function defineStack(topology: Topology, secrets: StackSecrets): StackOut
         newMasters: Object.fromEntries(
             [...ctx.masterVms.entries()].map(([name, vm]) => [name, { ip: vm.ip, vmId: vm.vm.vmId }]),
         ),
+        ...(ctx.externalConsumers ? { externalConsumers: ctx.externalConsumers } : {}),
     };
 }

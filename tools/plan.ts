@@ -75,7 +75,8 @@ async function main(): Promise<number> {
 }
 
 main().then(
-    (code) => process.exit(code),
+    // Exit once stdout is flushed: a piped plan (the JSON is about 1 MB) is cut short otherwise.
+    (code) => process.stdout.write("", () => process.exit(code)),
     (err: unknown) => {
         process.stderr.write(`plan failed: ${err instanceof Error ? err.stack : String(err)}\n`);
         process.exit(3);

@@ -3,9 +3,22 @@
  * values of the right shape. Keyed by resource type.
  */
 import { createHash } from "crypto";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 
 function digest(seed: string, length: number): string {
     return createHash("sha256").update(seed).digest("hex").slice(0, length);
+}
+
+/** An output the real provider marks secret, in the wire form the SDK reads back as a secret. */
+function secretOutput(value: string): Record<string, unknown> {
+    return { [specialSigKey]: specialSecretSig, value };
+}
+
+/** Lowercase letters and digits, as @pulumi/random makes them with upper/special off. */
+function alnum(seed: string, length: number): string {
+    const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+    const bytes = createHash("sha256").update(seed).digest();
+    return Array.from({ length }, (_, i) => alphabet[bytes[i % bytes.length] % alphabet.length]).join("");
 }
 
 export interface StubOutputs {
@@ -24,7 +37,23 @@ export function stubOutputs(type: string, name: string, inputs: Record<string, u
         }
         case "command:remote:Command":
         case "command:local:Command":
+            // join-material.sh prints one JSON line the join reads (topology/kubeadm.ts JoinMaterial).
+            if (name.endsWith("-join-material")) {
+                const stdout = JSON.stringify({ caCertHash: `sha256:${digest(`ca${name}`, 64)}`, tokenExpires: "2030-01-01T00:30:00Z", tokenId: alnum(`${name}-token-id`, 6) });
+                return { id: `${name}-${digest(name, 8)}`, extra: { stdout: secretOutput(stdout), stderr: secretOutput("") } };
+            }
             return { id: `${name}-${digest(name, 8)}`, extra: { stdout: "", stderr: "" } };
+        // @pulumi/random: the outputs the provider marks secret are secret here too.
+        case "random:index/randomString:RandomString":
+            return { id: "none", extra: { result: alnum(name, Number(inputs.length ?? 16)) } };
+        case "random:index/randomPassword:RandomPassword": {
+            const result = alnum(`password${name}`, Number(inputs.length ?? 16));
+            return { id: "none", extra: { result: secretOutput(result), bcryptHash: secretOutput(`$2a$10$${digest(result, 53)}`) } };
+        }
+        case "random:index/randomBytes:RandomBytes": {
+            const hex = digest(`bytes${name}`, 2 * Number(inputs.length ?? 32)).padEnd(2 * Number(inputs.length ?? 32), "0");
+            return { id: "none", extra: { hex: secretOutput(hex), base64: secretOutput(Buffer.from(hex, "hex").toString("base64")) } };
+        }
         default:
             return { id: `${name}-${digest(type + name, 8)}`, extra: {} };
     }

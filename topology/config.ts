@@ -3,8 +3,11 @@
  * offline plan both call `loadTopology`; a bad value is reported with its key, its value and the
  * rule before any resource is registered.
  */
+import { ClusterOpsConfig, readClusterOps } from "./clusterOps";
 import { ConfigError, ConfigIssue } from "./errors";
 import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange } from "./ip";
+import { KUBEADM_CONFIG_API_VERSIONS, kubeadmConfigApiVersion, parseKubeadmDuration } from "./kubeadm";
+import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, HealthCheckTimings } from "./loadBalancer";
 import { isPhaseId, PhaseId, PHASE_IDS } from "./phases";
 import { checkFinalControlPlane } from "./quorum";
 
@@ -14,7 +17,7 @@ export const KUBEADM_MIN_CONTROL_PLANE_MEMORY_GIB = 2;
 export const DEFAULT_HOST_RESERVE_GIB = 8;
 
 /** Config keys whose leaves are secrets; the topology never holds their values. */
-export const SECRET_CONFIG_PATHS = ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret"] as const;
+export const SECRET_CONFIG_PATHS = ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret", "kubernetesAccess.kubeconfig"] as const;
 export type SecretConfigPath = (typeof SECRET_CONFIG_PATHS)[number];
 
 export const LOAD_BALANCER_KINDS = ["pfsense", "haproxy"] as const;
@@ -83,12 +86,64 @@ export interface LoadBalancerConfig {
     readonly kind: LoadBalancerKind;
     readonly host: string;
     readonly user: string;
+    /** pfSense: interface id (opt1, ...) carrying the cluster VLAN, or "auto" (the one whose subnet holds the VIP). */
+    readonly interface: string;
+    /** Health-check timings (topology/loadBalancer.ts defaults, each overridable). */
+    readonly healthCheck: HealthCheckTimings;
+    /** After a pool change, how long the LB waits for the affected servers to be UP (0: no wait). */
+    readonly waitUpSeconds: number;
+    /** haproxy: the haproxy.cfg the managed block goes into. */
+    readonly haproxyConfig: string;
+}
+
+/** A record the VIP's name replaces (the seed's stale `kubernetes IN A 10.0.20.100`). */
+export interface StaleDnsRecord {
+    readonly fqdn: string;
+    readonly ip: string;
 }
 
 export interface DnsConfig {
     readonly server: string;
+    readonly port: number;
     readonly zone: string;
     readonly tsigKeyName: string;
+    readonly tsigAlgorithm: TsigAlgorithm;
+    readonly ttl: number;
+    /** Removed in phase 1 (only that exact A record), put back if phase 1 is destroyed. */
+    readonly staleRecords: readonly StaleDnsRecord[];
+}
+
+export const TSIG_ALGORITHMS = ["hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"] as const;
+export type TsigAlgorithm = (typeof TSIG_ALGORITHMS)[number];
+
+/**
+ * How the program drives kubeadm (phase 0 retrofit, phase 2/3 joins, rollback of a master).
+ * Key `kubeadm`; every field has a default, so the key may be absent.
+ */
+export interface KubeadmConfig {
+    /** Where on the existing master the preflight looks for (and takes) etcd snapshots. */
+    readonly etcdSnapshotDir: string;
+    /** The newest snapshot there must be younger than this. */
+    readonly etcdSnapshotMaxAgeHours: number;
+    /** Take a snapshot when none is recent enough, instead of refusing. */
+    readonly takeEtcdSnapshot: boolean;
+    /** Name of the Proxmox snapshot of the existing master's VM taken before phase 0 changes it. */
+    readonly proxmoxSnapshotName: string;
+    /** Destroying phase 0 keeps that snapshot unless this is false. */
+    readonly keepProxmoxSnapshot: boolean;
+    /** On the existing master: the original certificate and ClusterConfiguration, for the restore. */
+    readonly backupDir: string;
+    /** TTL of each join's bootstrap token, kubeadm duration syntax ("30m"). */
+    readonly joinTokenTtl: string;
+    readonly readyzTimeoutSeconds: number;
+    readonly cloudInitTimeoutSeconds: number;
+    readonly joinTimeoutSeconds: number;
+    readonly gateTimeoutSeconds: number;
+    readonly drainTimeoutSeconds: number;
+    /** New masters must run at least this containerd (MAJOR.MINOR[.PATCH]). */
+    readonly minContainerdVersion: string;
+    /** Namespaces whose pods phase 0 waits for after the apiserver restart (seed step 0.6). */
+    readonly verifyNamespaces: readonly string[];
 }
 
 export interface Topology {
@@ -108,6 +163,9 @@ export interface Topology {
     readonly ssh: SshConfig;
     readonly loadBalancer: LoadBalancerConfig;
     readonly dns: DnsConfig;
+    readonly kubeadm: KubeadmConfig;
+    /** Phases 1.5 and 4 to 7: flags, cut-over, etcd maintenance, kured gate, upgrade chain. */
+    readonly clusterOps: ClusterOpsConfig;
 }
 
 /** The config as Pulumi hands it over: project key (without namespace) to parsed value. */
@@ -119,7 +177,7 @@ type Json = Record<string, unknown>;
  * Reads typed values from the raw config and records every broken rule instead of stopping at
  * the first, so one run shows the user the whole list.
  */
-class Reader {
+export class Reader {
     readonly issues: ConfigIssue[] = [];
 
     fail(key: string, value: unknown, rule: string): void {
@@ -221,7 +279,9 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
     const workers = r.array(raw.workers ?? [], "workers").map((w, i) => readWorker(r, w, i));
     const ssh = readSsh(r, raw.ssh);
     const loadBalancer = readLoadBalancer(r, raw.loadBalancer);
-    const dns = readDns(r, raw.dns);
+    const dns = readDns(r, raw.dns, cluster);
+    const kubeadm = readKubeadm(r, raw.kubeadm, semver ? kubernetesVersion : undefined);
+    const clusterOps = readClusterOps(r, raw, isPhaseId(targetPhase) ? targetPhase : undefined);
 
     checkMasters(r, masters, proxmox);
     checkAddresses(r, cluster, masters, workers);
@@ -245,6 +305,8 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
         ssh,
         loadBalancer,
         dns,
+        kubeadm,
+        clusterOps,
     });
 }
 
@@ -394,16 +456,138 @@ function readLoadBalancer(r: Reader, value: unknown): LoadBalancerConfig {
     if (kind && !(LOAD_BALANCER_KINDS as readonly string[]).includes(kind)) {
         r.fail("loadBalancer.kind", l.kind, `must be one of ${LOAD_BALANCER_KINDS.join(", ")}`);
     }
-    return { kind: kind as LoadBalancerKind, host: r.string(l, "host", "loadBalancer.host"), user: r.string(l, "user", "loadBalancer.user", "admin") };
+    const iface = r.string(l, "interface", "loadBalancer.interface", "auto");
+    if (iface && !/^(auto|wan|lan|opt\d{1,3})$/.test(iface)) {
+        r.fail("loadBalancer.interface", l.interface, "must be a pfSense interface id (wan, lan, opt1, ...; see Interfaces > Assignments) or auto");
+    }
+    const h = l.healthCheck === undefined ? {} : r.object(l.healthCheck, "loadBalancer.healthCheck");
+    const d = DEFAULT_HEALTH_CHECK_TIMINGS;
+    const ms = (field: keyof HealthCheckTimings, min: number, max: number): number =>
+        r.integer(h, field, `loadBalancer.healthCheck.${field}`, min, max, d[field]);
+    const healthCheck: HealthCheckTimings = {
+        intervalMs: ms("intervalMs", 100, 60_000),
+        fastIntervalMs: ms("fastIntervalMs", 100, 60_000),
+        downIntervalMs: ms("downIntervalMs", 100, 60_000),
+        fall: ms("fall", 1, 10),
+        rise: ms("rise", 1, 10),
+        timeoutMs: ms("timeoutMs", 100, 60_000),
+    };
+    const broken = Object.values(healthCheck).some(Number.isNaN) ? undefined : checkHealthCheckTimings(healthCheck);
+    if (broken) r.fail(`loadBalancer.healthCheck.${broken.field}`, healthCheck[broken.field], broken.rule);
+    const haproxyConfig = r.string(l, "haproxyConfig", "loadBalancer.haproxyConfig", "/etc/haproxy/haproxy.cfg");
+    if (haproxyConfig && !/^\/[A-Za-z0-9._\/-]+$/.test(haproxyConfig)) {
+        r.fail("loadBalancer.haproxyConfig", l.haproxyConfig, "must be an absolute path of letters, digits, . _ - and /");
+    }
+    return {
+        kind: kind as LoadBalancerKind,
+        host: r.string(l, "host", "loadBalancer.host"),
+        user: r.string(l, "user", "loadBalancer.user", "admin"),
+        interface: iface,
+        healthCheck,
+        waitUpSeconds: r.integer(l, "waitUpSeconds", "loadBalancer.waitUpSeconds", 0, 600, 60),
+        haproxyConfig,
+    };
 }
 
-function readDns(r: Reader, value: unknown): DnsConfig {
+function readDns(r: Reader, value: unknown, cluster: ClusterConfig): DnsConfig {
     const d = r.object(value, "dns");
     r.secretPresent(d, "tsigSecret", "dns.tsigSecret");
+    const zone = r.string(d, "zone", "dns.zone").toLowerCase().replace(/\.$/, "");
+    if (zone && !DNS_NAME.test(zone)) r.fail("dns.zone", d.zone, "must be a DNS name such as lab.example");
+    // The VIP's name must live in the zone the updates go to, or the server refuses them (NOTZONE).
+    if (zone && cluster.domain && cluster.apiserverDnsName && !inZone(cluster.apiserverFqdn, zone)) {
+        r.fail("dns.zone", d.zone, `must contain the VIP's name ${cluster.apiserverFqdn} (cluster.apiserverDnsName + cluster.domain)`);
+    }
+    const algorithm = r.string(d, "tsigAlgorithm", "dns.tsigAlgorithm", "hmac-sha256").toLowerCase();
+    if (algorithm && !(TSIG_ALGORITHMS as readonly string[]).includes(algorithm)) {
+        r.fail("dns.tsigAlgorithm", d.tsigAlgorithm, `must be one of ${TSIG_ALGORITHMS.join(", ")}`);
+    }
+    const keyName = r.string(d, "tsigKeyName", "dns.tsigKeyName");
+    if (keyName && !DNS_NAME.test(keyName.toLowerCase().replace(/\.$/, ""))) {
+        r.fail("dns.tsigKeyName", d.tsigKeyName, "must be a key name as the DNS server knows it (a DNS name, such as ha-control-plane)");
+    }
+    const staleRecords = r.array(d.staleRecords ?? [], "dns.staleRecords").map((v, i): StaleDnsRecord => {
+        const key = `dns.staleRecords[${i}]`;
+        const o = r.object(v, key);
+        const name = r.string(o, "name", `${key}.name`).toLowerCase().replace(/\.$/, "");
+        // A bare label is in the zone; a dotted name must end with it.
+        const fqdn = name.includes(".") ? name : `${name}.${zone}`;
+        if (name && (!DNS_NAME.test(fqdn) || (zone && !inZone(fqdn, zone)))) {
+            r.fail(`${key}.name`, o.name, `must be a name in the zone ${zone}: a label such as kubernetes, or a full name ending in .${zone}`);
+        } else if (fqdn === cluster.apiserverFqdn) {
+            r.fail(`${key}.name`, o.name, "must differ from the VIP's own name");
+        }
+        return { fqdn, ip: r.ipv4(o, "ip", `${key}.ip`) };
+    });
     return {
         server: r.string(d, "server", "dns.server"),
-        zone: r.string(d, "zone", "dns.zone"),
-        tsigKeyName: r.string(d, "tsigKeyName", "dns.tsigKeyName"),
+        port: r.integer(d, "port", "dns.port", 1, 65535, 53),
+        zone,
+        tsigKeyName: keyName,
+        tsigAlgorithm: algorithm as TsigAlgorithm,
+        ttl: r.integer(d, "ttl", "dns.ttl", 1, 86400, 300),
+        staleRecords,
+    };
+}
+
+function inZone(fqdn: string, zone: string): boolean {
+    return fqdn === zone || fqdn.endsWith(`.${zone}`);
+}
+
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9._\/-]*$/;
+/** Proxmox's snapshot name rule (pve-configid): a letter, then letters, digits, - or _, at most 40. */
+const PROXMOX_SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]{1,39}$/;
+const MIN_JOIN_TOKEN_TTL_SECONDS = 5 * 60;
+const MAX_JOIN_TOKEN_TTL_SECONDS = 24 * 3600;
+
+function readKubeadm(r: Reader, value: unknown, kubernetesVersion: string | undefined): KubeadmConfig {
+    const k = value === undefined ? {} : r.object(value, "kubeadm");
+    if (kubernetesVersion && !kubeadmConfigApiVersion(kubernetesVersion)) {
+        r.fail("kubernetesVersion", kubernetesVersion, `kubeadm must write one of ${KUBEADM_CONFIG_API_VERSIONS.join(", ")} (Kubernetes 1.22 or later)`);
+    }
+    const path = (field: string, fallback: string): string => {
+        const v = r.string(k, field, `kubeadm.${field}`, fallback);
+        if (v && !ABSOLUTE_PATH.test(v)) r.fail(`kubeadm.${field}`, k[field], "must be an absolute path of letters, digits, . _ - and /");
+        return v;
+    };
+    const etcdSnapshotDir = path("etcdSnapshotDir", "/var/lib/ha-control-plane/etcd-snapshots");
+    const backupDir = path("backupDir", "/var/lib/ha-control-plane/retrofit");
+    if (/^\/(tmp|run)(\/|$)/.test(backupDir)) {
+        r.fail("kubeadm.backupDir", k.backupDir, "must survive a reboot (not under /tmp or /run): destroying phase 0 restores from it");
+    }
+    const proxmoxSnapshotName = r.string(k, "proxmoxSnapshotName", "kubeadm.proxmoxSnapshotName", "pre-ha-retrofit");
+    if (proxmoxSnapshotName && !PROXMOX_SNAPSHOT_NAME.test(proxmoxSnapshotName)) {
+        r.fail("kubeadm.proxmoxSnapshotName", k.proxmoxSnapshotName, "must start with a letter and hold 2 to 40 letters, digits, - or _ (Proxmox's rule)");
+    }
+    const joinTokenTtl = r.string(k, "joinTokenTtl", "kubeadm.joinTokenTtl", "30m");
+    const ttl = parseKubeadmDuration(joinTokenTtl);
+    if (joinTokenTtl && (ttl === undefined || ttl < MIN_JOIN_TOKEN_TTL_SECONDS || ttl > MAX_JOIN_TOKEN_TTL_SECONDS)) {
+        r.fail("kubeadm.joinTokenTtl", k.joinTokenTtl, "must be a kubeadm duration (such as 30m or 1h30m) from 5m to 24h: short-lived, yet long enough for one join");
+    }
+    const minContainerdVersion = r.string(k, "minContainerdVersion", "kubeadm.minContainerdVersion", "2.2");
+    if (minContainerdVersion && !/^\d+\.\d+(\.\d+)?$/.test(minContainerdVersion)) {
+        r.fail("kubeadm.minContainerdVersion", k.minContainerdVersion, "must be MAJOR.MINOR or MAJOR.MINOR.PATCH, such as 2.2");
+    }
+    const verifyNamespaces = r.array(k.verifyNamespaces ?? [], "kubeadm.verifyNamespaces").map((ns, i) => {
+        if (typeof ns === "string" && DNS_LABEL.test(ns)) return ns;
+        r.fail(`kubeadm.verifyNamespaces[${i}]`, ns, "must be a namespace name (a lowercase DNS label)");
+        return "";
+    });
+    return {
+        etcdSnapshotDir,
+        etcdSnapshotMaxAgeHours: r.number(k, "etcdSnapshotMaxAgeHours", "kubeadm.etcdSnapshotMaxAgeHours", 0.1, 24),
+        takeEtcdSnapshot: r.boolean(k, "takeEtcdSnapshot", "kubeadm.takeEtcdSnapshot", true),
+        proxmoxSnapshotName,
+        keepProxmoxSnapshot: r.boolean(k, "keepProxmoxSnapshot", "kubeadm.keepProxmoxSnapshot", true),
+        backupDir,
+        joinTokenTtl,
+        readyzTimeoutSeconds: r.integer(k, "readyzTimeoutSeconds", "kubeadm.readyzTimeoutSeconds", 30, 3600, 300),
+        cloudInitTimeoutSeconds: r.integer(k, "cloudInitTimeoutSeconds", "kubeadm.cloudInitTimeoutSeconds", 60, 7200, 1800),
+        joinTimeoutSeconds: r.integer(k, "joinTimeoutSeconds", "kubeadm.joinTimeoutSeconds", 60, 7200, 900),
+        gateTimeoutSeconds: r.integer(k, "gateTimeoutSeconds", "kubeadm.gateTimeoutSeconds", 30, 3600, 600),
+        drainTimeoutSeconds: r.integer(k, "drainTimeoutSeconds", "kubeadm.drainTimeoutSeconds", 30, 7200, 600),
+        minContainerdVersion,
+        verifyNamespaces,
     };
 }
 

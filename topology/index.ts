@@ -1,4 +1,5 @@
 export * from "./capacity";
+export * from "./clusterOps";
 export * from "./cloudinit";
 export * from "./config";
 export * from "./errors";
@@ -8,3 +9,5 @@ export * from "./mac";
 export * from "./phases";
 export * from "./quorum";
 export * from "./plan";
+export * from "./kubeadm";
+export * from "./loadBalancer";
