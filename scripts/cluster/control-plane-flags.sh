@@ -174,21 +174,6 @@ etcd_in() { ((${#EXPECT_ETCD[@]} == 0)) || check_component etcd "$1" "${EXPECT_E
 
 # ---- the ClusterConfiguration -------------------------------------------------------------
 
-patch_tool() { python3 "$PATCH_TOOL" "$@"; }
-
-# The kubeadm config for this master: its InitConfiguration (its name and address go into the
-# apiserver's flags) and the cluster's ClusterConfiguration.
-write_kubeadm_config() {
-    local cluster=$1 out=$2 version
-    version=$(patch_tool --get apiVersion --in "$cluster" | tr -d '"')
-    {
-        printf 'apiVersion: %s\nkind: InitConfiguration\n' "$version"
-        printf 'localAPIEndpoint:\n  advertiseAddress: %s\n  bindPort: %s\n' "$ADDRESS" "$BIND_PORT"
-        printf 'nodeRegistration:\n  name: %s\n---\n' "$NODE"
-        cat "$cluster"
-    } >"$out"
-}
-
 # The apiserver's extraVolumes in a ClusterConfiguration: refuses a mount path used twice (an
 # audit volume kubeadm-config already had under another name: give its name in the stack
 # config), and warns about File volumes besides the declared policy, which every joining master
@@ -237,7 +222,7 @@ patch_cluster_configuration() {
     patch_tool --patch "@$WORK/fragment.json" --in "$WORK/live.yaml" --out "$WORK/cluster.yaml" ||
         die "patch-cluster-config.py refused the fragment (above)"
     check_apiserver_volumes "$WORK/cluster.yaml"
-    write_kubeadm_config "$WORK/cluster.yaml" "$WORK/upload.yaml"
+    write_kubeadm_config "$WORK/cluster.yaml" "$WORK/upload.yaml" "$NODE" "$ADDRESS" "$BIND_PORT"
     kubeadm config validate --config "$WORK/upload.yaml" >&2 ||
         die "kubeadm refuses the patched configuration (above); kubeadm-config is unchanged"
     kubeadm init phase upload-config kubeadm --config "$WORK/upload.yaml" >&2 ||
@@ -265,7 +250,7 @@ regenerate() {
     file=$(manifest_of "$component")
     before=$(running_id "$component")
     config="$WORK/kubeadm.yaml"
-    write_kubeadm_config "$WORK/cluster.yaml" "$config"
+    write_kubeadm_config "$WORK/cluster.yaml" "$config" "$NODE" "$ADDRESS" "$BIND_PORT"
     case $component in
         etcd) kubeadm init phase etcd local --config "$config" >&2 ;;
         apiserver) kubeadm init phase control-plane apiserver --config "$config" >&2 ;;

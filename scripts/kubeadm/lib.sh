@@ -92,3 +92,22 @@ script_dir() {
     local source=${BASH_SOURCE[-1]:-}
     if [[ -n $source && -f $source ]]; then cd "$(dirname "$source")" && pwd; fi
 }
+
+# The ClusterConfiguration patch tool (patch-cluster-config.py), once the caller has set
+# PATCH_TOOL to where it was shipped.
+patch_tool() { python3 "${PATCH_TOOL:?PATCH_TOOL is not set}" "$@"; }
+
+# A kubeadm config file for one master: an InitConfiguration pinning the node's identity (its
+# name and address end up in the apiserver's flags and certificate SANs), then the
+# ClusterConfiguration given, in the same API version.
+#   write_kubeadm_config CLUSTER_CONFIG OUT NODE_NAME ADVERTISE_ADDRESS BIND_PORT
+write_kubeadm_config() {
+    local cluster_config=$1 out=$2 node=$3 address=$4 port=$5 version
+    version=$(patch_tool --get apiVersion --in "$cluster_config" | tr -d '"')
+    {
+        printf 'apiVersion: %s\nkind: InitConfiguration\n' "$version"
+        printf 'localAPIEndpoint:\n  advertiseAddress: %s\n  bindPort: %s\n' "$address" "$port"
+        printf 'nodeRegistration:\n  name: %s\n---\n' "$node"
+        cat "$cluster_config"
+    } >"$out"
+}

@@ -42,29 +42,14 @@ fi
 PKI_DIR="${KUBERNETES_DIR}/pki"
 RESTART_OLD_ID=""
 
-patch_tool() { python3 "$PATCH_TOOL" "$@"; }
-
 live_cluster_configuration() {
     kctl -n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}'
-}
-
-# The kubeadm config file for this master: an InitConfiguration that pins this node's identity
-# (its address and name end up in the certificate's SANs) and the ClusterConfiguration given.
-write_kubeadm_config() {
-    local cluster_config=$1 out=$2 version
-    version=$(patch_tool --get apiVersion --in "$cluster_config" | tr -d '"')
-    {
-        printf 'apiVersion: %s\nkind: InitConfiguration\n' "$version"
-        printf 'localAPIEndpoint:\n  advertiseAddress: %s\n  bindPort: %s\n' "$ADVERTISE_ADDRESS" "$BIND_PORT"
-        printf 'nodeRegistration:\n  name: %s\n---\n' "$NODE_NAME"
-        cat "$cluster_config"
-    } >"$out"
 }
 
 upload_cluster_configuration() {
     local cluster_config=$1 config
     config="${WORK}/kubeadm-$(date +%s%N).yaml"
-    write_kubeadm_config "$cluster_config" "$config"
+    write_kubeadm_config "$cluster_config" "$config" "$NODE_NAME" "$ADVERTISE_ADDRESS" "$BIND_PORT"
     local out
     if ! out=$(kubeadm config validate --config "$config" </dev/null 2>&1); then
         if [[ $out == *"unknown command"* ]]; then
@@ -188,7 +173,7 @@ cmd_apply() {
         save_pair "$run"
         cp "${WORK}/live.yaml" "$run/ClusterConfiguration.yaml"
         log "backed up the apiserver certificate pair in ${run}"
-        write_kubeadm_config "${WORK}/desired.yaml" "${WORK}/certs.yaml"
+        write_kubeadm_config "${WORK}/desired.yaml" "${WORK}/certs.yaml" "$NODE_NAME" "$ADVERTISE_ADDRESS" "$BIND_PORT"
         rm -f "$PKI_DIR/apiserver.crt" "$PKI_DIR/apiserver.key"
         if ! kubeadm init phase certs apiserver --config "${WORK}/certs.yaml" >&2; then
             install_pair "$run"
