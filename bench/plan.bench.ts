@@ -16,7 +16,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 function seconds(cmd: string, args: string[]): number {
     const start = process.hrtime.bigint();
-    const run = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    // stdout to /dev/null: the large plan's JSON (~15 MB) overflows spawnSync's 1 MiB buffer,
+    // which kills the child; the figure is the time, not the text.
+    const run = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: 120_000, stdio: ["ignore", "ignore", "pipe"] });
     const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
     // The lab plan at phase 7 is blocked by design (exit 1); anything else is a failure.
     if (run.status !== 0 && run.status !== 1) throw new Error(`${cmd} ${args.join(" ")} failed (${run.status}): ${run.stderr}`);

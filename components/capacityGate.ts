@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { capacityTrigger, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "../topology";
+import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "../topology";
 import { childOf } from "./childOptions";
 import { scriptText } from "./scriptFile";
 import { sshConnection } from "./sshConnection";
@@ -24,7 +24,7 @@ export class CapacityGate extends pulumi.ComponentResource {
     readonly check: command.remote.Command;
 
     constructor(name: string, args: CapacityGateArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:proxmox:CapacityGate", name, {}, opts);
+        super(COMPONENT_TYPES.capacityGate, name, {}, opts);
         const planned = args.planned.map((vm) => `${vm.vmId}:${vm.memoryGiB}`).join(",");
         const cmdArgs = [
             `--node ${args.facts.node}`,

@@ -1,6 +1,7 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import {
+    COMPONENT_TYPES,
     CONTROL_PLANE_TAG,
     gibToMib,
     memberTag,
@@ -30,7 +31,7 @@ export class MasterVm extends pulumi.ComponentResource {
     readonly hostname: string;
 
     constructor(name: string, args: MasterVmArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:proxmox:MasterVm", name, {}, opts);
+        super(COMPONENT_TYPES.masterVm, name, {}, opts);
         const { topology, placement } = args;
         const { master } = placement;
         const { proxmox, cluster } = topology;

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PhaseId } from "../topology";
+import { COMPONENT_TYPES, PhaseId } from "../topology";
 
 export interface PhaseArgs {
     /** The id from the phase table (ARCHITECTURE.md), e.g. "1.5". */
@@ -21,7 +21,7 @@ export class Phase extends pulumi.ComponentResource {
     private hasResources = false;
 
     constructor(name: string, args: PhaseArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:index:Phase", name, {}, { ...opts, dependsOn: args.previous?.barrier() ?? [] });
+        super(COMPONENT_TYPES.phase, name, {}, { ...opts, dependsOn: args.previous?.barrier() ?? [] });
         this.id = args.id;
         this.title = args.title;
         this.previous = args.previous;

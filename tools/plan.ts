@@ -1,17 +1,22 @@
 /**
- * npm run plan -- [--stack NAME] [--config-file FILE] [--target-phase ID] [--format text|json|markdown]
+ * npm run plan -- [--stack NAME] [--config-file FILE] [--target-phase ID] [--policy-config FILE]
+ *                 [--format text|json|markdown]
+ * The policy config is FILE, else policies/<stack>.json when it exists (what
+ * `pulumi preview --policy-pack-config` would be given), over what the topology implies.
  * Exit 0: no mandatory violation; 1: a mandatory violation (blocked); 2: invalid config or usage.
  */
 import { ConfigError } from "../topology";
 import { computePlan } from "./planModel";
+import { PolicyConfigError } from "./policyRunner";
 import { renderJson, renderMarkdown, renderText } from "./render";
 
-const USAGE = "usage: npm run plan -- [--stack NAME] [--config-file FILE] [--target-phase ID] [--format text|json|markdown]";
+const USAGE = "usage: npm run plan -- [--stack NAME] [--config-file FILE] [--target-phase ID] [--policy-config FILE] [--format text|json|markdown]";
 
 interface CliOptions {
     stack?: string;
     configFile?: string;
     targetPhase?: string;
+    policyConfig?: string;
     format: "text" | "json" | "markdown";
 }
 
@@ -29,6 +34,7 @@ function parseArgs(argv: readonly string[]): CliOptions {
             case "--stack": options.stack = need(); break;
             case "--config-file": options.configFile = need(); break;
             case "--target-phase": options.targetPhase = need(); break;
+            case "--policy-config": options.policyConfig = need(); break;
             case "--format": {
                 const format = need();
                 if (format !== "text" && format !== "json" && format !== "markdown") throw new UsageError(`--format must be text, json or markdown, not ${format}`);
@@ -57,12 +63,13 @@ async function main(): Promise<number> {
             ...(options.stack ? { stack: options.stack } : {}),
             ...(options.configFile ? { configFile: options.configFile } : {}),
             ...(options.targetPhase !== undefined ? { targetPhase: options.targetPhase } : {}),
+            ...(options.policyConfig ? { policyConfigFile: options.policyConfig } : {}),
         });
         const render = { text: renderText, json: renderJson, markdown: renderMarkdown }[options.format];
         process.stdout.write(render(plan));
         return plan.blocked ? 1 : 0;
     } catch (err) {
-        if (err instanceof ConfigError) {
+        if (err instanceof ConfigError || err instanceof PolicyConfigError) {
             process.stderr.write(`${err.message}\n`);
             return 2;
         }

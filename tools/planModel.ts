@@ -3,13 +3,16 @@
  * monitor, apply the pack's policies, and describe the result per phase. No CLI, no credentials,
  * no network.
  */
+import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { policies as packPolicies } from "../policies/pack";
+import { policyConfigDrift, policyConfigFromTopology } from "../policies/topologyConfig";
 import { defineStack } from "../components/stack";
 import { readStackConfig } from "../components/stackConfig";
 import {
     capacityPlan,
     CapacityRow,
+    COMPONENT_TYPES,
     describeCapacity,
     loadTopology,
     PhaseId,
@@ -21,10 +24,10 @@ import {
     Topology,
 } from "../topology";
 import { recordProgram, RecordedResource, RecordedValue } from "./recorder";
-import { PolicyConfig, runPolicies, Violation } from "./policyRunner";
+import { PolicyConfig, PolicyConfigError, resolvePolicyConfig, runPolicies, unknownPolicyNames, Violation } from "./policyRunner";
 import { loadStackConfig } from "./stackFile";
 
-export const PHASE_TYPE = "ha-control-plane:index:Phase";
+export const PHASE_TYPE = COMPONENT_TYPES.phase;
 export const PROJECT_DIR = path.resolve(__dirname, "..");
 
 export interface PlannedResource {
@@ -53,6 +56,11 @@ export interface CapacityEntry {
     readonly verdict: string;
 }
 
+/** A verdict with the phase of the resource it names; none for a stack-wide one. */
+export interface PlannedViolation extends Violation {
+    readonly phase?: PhaseId;
+}
+
 export interface PlanResult {
     readonly stack: string;
     readonly targetPhase: PhaseId;
@@ -60,7 +68,11 @@ export interface PlanResult {
     readonly phases: readonly PlannedPhase[];
     readonly capacity: readonly CapacityEntry[];
     readonly quorum: readonly QuorumPlanStep[];
-    readonly violations: readonly Violation[];
+    readonly violations: readonly PlannedViolation[];
+    /** Where the policy config came from (a file, or the stack's topology alone). */
+    readonly policyConfigSource: string;
+    /** The policies applied (the whole pack). */
+    readonly policyNames: readonly string[];
     /** Capacity once every master phase has run, at today's figures (the go/no-go outlook). */
     readonly outlook: { readonly throughPhase: PhaseId; readonly capacity: readonly CapacityEntry[] } | undefined;
     readonly notes: readonly string[];
@@ -71,8 +83,39 @@ export interface PlanOptions {
     readonly stack?: string;
     readonly configFile?: string;
     readonly targetPhase?: string;
+    /** A policy config file (as for pulumi --policy-pack-config); default policies/<stack>.json when it exists. */
+    readonly policyConfigFile?: string;
+    /** Applied last, over the file (tests). */
     readonly policyConfig?: PolicyConfig;
     readonly projectDir?: string;
+}
+
+/** Reads a policy config file as the CLI does: a JSON object of policy name to level or settings. */
+export function readPolicyConfigFile(file: string): PolicyConfig {
+    if (!existsSync(file)) throw new PolicyConfigError(`policy config file not found: ${file}`);
+    let doc: unknown;
+    try {
+        doc = JSON.parse(readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new PolicyConfigError(`policy config file ${file} is not JSON: ${(err as Error).message}`);
+    }
+    if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new PolicyConfigError(`policy config file ${file} must hold a JSON object`);
+    const config: PolicyConfig = {};
+    for (const [name, value] of Object.entries(doc as Record<string, unknown>)) {
+        if (typeof value === "string") config[name] = { enforcementLevel: value as PolicyConfig[string]["enforcementLevel"] };
+        else if (value && typeof value === "object" && !Array.isArray(value)) config[name] = { ...(value as Record<string, unknown>) };
+        else throw new PolicyConfigError(`policy config file ${file}: ${name} must be an enforcement level or an object`);
+    }
+    return config;
+}
+
+/** Layers of policy config, later ones winning key by key within each policy. */
+function mergePolicyConfig(...layers: (PolicyConfig | undefined)[]): PolicyConfig {
+    const out: PolicyConfig = {};
+    for (const layer of layers) {
+        for (const [name, entry] of Object.entries(layer ?? {})) out[name] = { ...(out[name] ?? {}), ...entry };
+    }
+    return out;
 }
 
 function capacityEntries(rows: readonly CapacityRow[]): CapacityEntry[] {
@@ -145,6 +188,25 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
     });
     // Throws ConfigError (exit 2) before anything is registered.
     const topology = loadTopology(stackConfig.raw, { project: stackConfig.project, stack: stackConfig.stack });
+    // The CLI reads only the file; the plan also fills in what the topology implies, so a stack
+    // without a policies/<stack>.json (a --config-file variant) is checked all the same.
+    const projectDir = options.projectDir ?? PROJECT_DIR;
+    const defaultFile = path.join(projectDir, "policies", `${stackConfig.stack}.json`);
+    const file = options.policyConfigFile ?? (existsSync(defaultFile) ? defaultFile : undefined);
+    const fileConfig = file ? readPolicyConfigFile(file) : undefined;
+    const derived = policyConfigFromTopology(topology);
+    const notes = [...stackConfig.notes];
+    // A file inside the project by its project path (policies/lab.json), any other by its full path.
+    const shownFile = file && (path.relative(projectDir, file).startsWith("..") ? path.resolve(file) : path.relative(projectDir, file));
+    if (shownFile && fileConfig) {
+        for (const drift of policyConfigDrift(derived, fileConfig)) {
+            notes.push(`${shownFile}: ${drift}; pulumi preview with this file would use the file's value, and so does this plan`);
+        }
+        for (const name of unknownPolicyNames(packPolicies, fileConfig)) notes.push(`${shownFile}: ${name} is no policy of the pack (ignored)`);
+    }
+    const policyConfig = mergePolicyConfig(derived, fileConfig, options.policyConfig);
+    // A bad policy config is refused before the program runs (exit 2), as the CLI refuses it.
+    resolvePolicyConfig(packPolicies, policyConfig);
     const recording = await recordProgram({
         project: stackConfig.project,
         stack: stackConfig.stack,
@@ -155,7 +217,10 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
             return defineStack(t, secrets);
         },
     });
-    const violations = await runPolicies(packPolicies, recording.resources, options.policyConfig);
+    const violations = await runPolicies(packPolicies, recording.resources, policyConfig);
+    const phases = groupByPhase(topology, recording.resources);
+    const phaseOfUrn = new Map<string, PhaseId>();
+    for (const phase of phases) for (const r of phase.resources) phaseOfUrn.set(r.urn, phase.id);
     const masters = [topology.existingMaster, ...plannedNewMasters(topology).map((p) => p.master)];
     const lastMasterPhase = plannedNewMasters(topology, "7").at(-1)?.phase;
     const outlookNeeded = lastMasterPhase !== undefined && plannedNewMasters(topology).length < topology.newMasters.length;
@@ -163,14 +228,19 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
         stack: stackConfig.stack,
         targetPhase: topology.targetPhase,
         kubernetesVersion: topology.kubernetesVersion,
-        phases: groupByPhase(topology, recording.resources),
+        phases,
         capacity: capacityEntries(capacityPlan(topology, masters)),
         quorum: quorumPlan(topology),
-        violations,
+        violations: violations.map((v) => {
+            const phase = v.urn ? phaseOfUrn.get(v.urn) : undefined;
+            return phase ? { ...v, phase } : v;
+        }),
+        policyNames: packPolicies.map((p) => p.name),
+        policyConfigSource: shownFile || "derived from the stack's topology (no policy config file)",
         outlook: outlookNeeded
             ? { throughPhase: lastMasterPhase, capacity: capacityEntries(capacityPlan(topology, topology.masters)) }
             : undefined,
-        notes: stackConfig.notes,
+        notes,
         blocked: violations.some((v) => v.enforcementLevel === "mandatory"),
     };
 }

@@ -35,6 +35,11 @@ export interface RecordedResource {
     readonly dependencies: readonly string[];
     readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
     readonly inputs: Readonly<Record<string, RecordedValue>>;
+    /**
+     * A component's registered outputs (registerOutputs). The engine hands these, not the
+     * inputs, to stack policies as a component's properties; custom resources have none here.
+     */
+    readonly outputs?: Readonly<Record<string, RecordedValue>>;
     readonly provider?: string;
     readonly protect: boolean;
     readonly ignoreChanges: readonly string[];
@@ -67,6 +72,11 @@ export function decodeWire(value: unknown): RecordedValue {
 }
 
 /** The part of the SDK's RegisterResourceRequest the recorder reads. */
+interface RegisterOutputsRequest {
+    getUrn(): string;
+    getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
 interface RegisterRequest {
     getType(): string;
     getName(): string;
@@ -84,6 +94,12 @@ interface RegisterRequest {
 
 export class RecordingMonitor extends MockMonitor {
     readonly recorded: RecordedResource[] = [];
+    readonly registeredOutputs = new Map<string, Record<string, RecordedValue>>();
+
+    override registerResourceOutputs(req: RegisterOutputsRequest, callback: (err: unknown, response: unknown) => void): void {
+        this.registeredOutputs.set(req.getUrn(), decodeWire(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, RecordedValue>);
+        super.registerResourceOutputs(req, callback);
+    }
 
     override async registerResource(req: RegisterRequest, callback: (err: unknown, response: unknown) => void): Promise<void> {
         const propertyDependencies: Record<string, string[]> = {};
@@ -176,6 +192,12 @@ export function recordProgram(options: RunOptions): Promise<Recording> {
         const resolved = await new Promise<Record<string, unknown>>((resolve) => {
             pulumi.output(outputs ?? {}).apply((value) => resolve(value as Record<string, unknown>));
         });
-        return { resources: monitor.recorded.filter((r) => r.urn !== ""), outputs: resolved };
+        const resources = monitor.recorded
+            .filter((r) => r.urn !== "")
+            .map((r) => {
+                const registered = r.custom ? undefined : monitor.registeredOutputs.get(r.urn);
+                return registered ? { ...r, outputs: registered } : r;
+            });
+        return { resources, outputs: resolved };
     });
 }

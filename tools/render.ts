@@ -1,5 +1,5 @@
 /** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
-import { CapacityEntry, PlannedResource, PlanResult } from "./planModel";
+import { CapacityEntry, PlannedResource, PlannedViolation, PlanResult } from "./planModel";
 import { RecordedValue } from "./recorder";
 
 const SHORT_TYPES: Record<string, string> = {
@@ -81,6 +81,19 @@ function capacityTable(rows: readonly CapacityEntry[]): string[] {
     ]);
 }
 
+/** The violations of one phase, or (phase undefined) the stack-wide ones, mandatory first. */
+function verdictsOf(plan: PlanResult, phase: string | undefined): PlannedViolation[] {
+    const rank = (v: PlannedViolation) => (v.enforcementLevel === "mandatory" ? 0 : 1);
+    return plan.violations.filter((v) => v.phase === phase).sort((a, b) => rank(a) - rank(b));
+}
+
+function countWords(vs: readonly PlannedViolation[]): string {
+    const mandatory = vs.filter((v) => v.enforcementLevel === "mandatory").length;
+    const advisory = vs.length - mandatory;
+    const parts = [...(mandatory ? [`${mandatory} mandatory`] : []), ...(advisory ? [`${advisory} advisory`] : [])];
+    return parts.length ? parts.join(", ") : "pass";
+}
+
 export function renderText(plan: PlanResult): string {
     const out: string[] = [];
     out.push(`ha-control-plane plan: stack ${plan.stack}, target phase ${plan.targetPhase}, Kubernetes ${plan.kubernetesVersion}`);
@@ -94,6 +107,7 @@ export function renderText(plan: PlanResult): string {
             const what = describe(r);
             out.push(`  + ${SHORT_TYPES[r.type] ?? r.type} ${r.name}${where ? ` ${where}` : ""}${what ? `\n      ${what}` : ""}`);
         }
+        for (const v of verdictsOf(plan, phase.id)) out.push(`  ! ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
     }
     out.push("", "Proxmox capacity at the target phase (GiB)", ...capacityTable(plan.capacity).map((l) => `  ${l}`));
     if (plan.outlook) {
@@ -112,9 +126,12 @@ export function renderText(plan: PlanResult): string {
             ...plan.quorum.map((q) => [q.phase, q.master, `${q.members}`, `${q.quorum}`, `${q.faultTolerance} failure(s)`]),
         ]).map((l) => `  ${l}`),
     );
-    out.push("", "Policy verdicts");
+    out.push("", `Policy verdicts: ${plan.policyNames.length} policies, config ${plan.policyConfigSource}`);
     if (plan.violations.length === 0) out.push("  all policies pass");
-    for (const v of plan.violations) out.push(`  ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
+    for (const phase of plan.phases) out.push(`  phase ${phase.id}: ${countWords(verdictsOf(plan, phase.id))}${verdictsOf(plan, phase.id).length ? " (listed under the phase above)" : ""}`);
+    const stackWide = verdictsOf(plan, undefined);
+    out.push(`  stack-wide: ${countWords(stackWide)}`);
+    for (const v of stackWide) out.push(`    ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
     const mandatory = plan.violations.filter((v) => v.enforcementLevel === "mandatory").length;
     out.push(
         "",
@@ -181,9 +198,9 @@ export function renderMarkdown(plan: PlanResult): string {
     const out: string[] = [];
     out.push(`## ha-control-plane plan: stack \`${plan.stack}\`, target phase ${plan.targetPhase}`, "");
     out.push(plan.blocked ? "**BLOCKED**: a mandatory policy refuses this plan." : "**OK**: no mandatory violation.", "");
-    out.push("| phase | title | resources |", "|---|---|---|");
+    out.push("| phase | title | resources | verdicts |", "|---|---|---|---|");
     for (const p of plan.phases) {
-        out.push(`| ${p.id} | ${p.title} | ${p.resources.filter((r) => r.type !== "ha-control-plane:index:Phase").length} |`);
+        out.push(`| ${p.id} | ${p.title} | ${p.resources.filter((r) => r.type !== "ha-control-plane:index:Phase").length} | ${countWords(verdictsOf(plan, p.id))} |`);
     }
     out.push("", "### Proxmox capacity (GiB)", "", "| node | physical | reserve | committed | planned | headroom | verdict |", "|---|---|---|---|---|---|---|");
     for (const c of plan.capacity) {
@@ -195,9 +212,15 @@ export function renderMarkdown(plan: PlanResult): string {
     }
     out.push("", "### etcd quorum", "", "| after phase | master | members | quorum | tolerates |", "|---|---|---|---|---|");
     for (const q of plan.quorum) out.push(`| ${q.phase} | ${q.master} | ${q.members} | ${q.quorum} | ${q.faultTolerance} |`);
-    out.push("", "### Policy verdicts", "");
+    out.push("", "### Policy verdicts", "", `${plan.policyNames.length} policies, config ${plan.policyConfigSource}.`, "");
     if (plan.violations.length === 0) out.push("All policies pass.");
-    for (const v of plan.violations) out.push(`- **${v.enforcementLevel}** \`${v.policy}\`: ${v.message}`);
+    const item = (v: PlannedViolation) => `- **${v.enforcementLevel}** \`${v.policy}\`: ${v.message.replace(/\|/g, "\\|")}`;
+    for (const p of plan.phases) {
+        const vs = verdictsOf(plan, p.id);
+        if (vs.length) out.push(`#### Phase ${p.id}: ${p.title}`, "", ...vs.map(item), "");
+    }
+    const stackWide = verdictsOf(plan, undefined);
+    if (stackWide.length) out.push("#### Stack-wide", "", ...stackWide.map(item), "");
     out.push("", "### Phases and their dependencies", "", "```mermaid", renderMermaid(plan), "```");
     return out.join("\n") + "\n";
 }

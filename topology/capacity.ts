@@ -72,3 +72,35 @@ export function capacityPlan(topology: Topology, masters: readonly MasterSpec[])
 export const GIB_IN_MIB = 1024;
 export const gibToMib = (gib: number): number => Math.round(gib * GIB_IN_MIB);
 export const mibToGib = (mib: number): number => round(mib / GIB_IN_MIB);
+
+/** The working set the seed measured on the existing master: 4.6 GiB used of its 32 GiB. */
+export const SEED_OBSERVED_WORKING_SET_GIB = 4.6;
+/** RAM beyond this multiple of the working set is idle memory taken from a host that has little. */
+export const DEFAULT_MAX_WORKING_SET_RATIO = 4;
+
+export interface SizingBasis {
+    /** What a master actually uses, measured (free -g, the kubelet's working set). */
+    readonly observedWorkingSetGiB: number;
+    readonly maxRatio: number;
+}
+
+/**
+ * Advice on a master's RAM against the observed working set: above maxRatio times it, the VM
+ * holds memory the Proxmox host needs elsewhere (the seed's deferral was about exactly that);
+ * below the working set itself, it would swap or be OOM-killed. kubeadm's minimum is the config
+ * validation's business (it refuses the config).
+ */
+export function sizingAdvice(name: string, memoryGiB: number, basis: SizingBasis): string | undefined {
+    const ratio = Math.round((memoryGiB / basis.observedWorkingSetGiB) * 10) / 10;
+    if (memoryGiB > basis.maxRatio * basis.observedWorkingSetGiB) {
+        const suggested = Math.ceil(basis.maxRatio * basis.observedWorkingSetGiB);
+        return (
+            `${name} gets ${memoryGiB} GiB, ${ratio}x the observed working set of ${basis.observedWorkingSetGiB} GiB ` +
+            `(more than ${basis.maxRatio}x): that memory sits idle on a host that is short of it; ${suggested} GiB or less would do`
+        );
+    }
+    if (memoryGiB < basis.observedWorkingSetGiB) {
+        return `${name} gets ${memoryGiB} GiB, less than the observed working set of ${basis.observedWorkingSetGiB} GiB: it would swap or be OOM-killed under the load the existing master carries`;
+    }
+    return undefined;
+}

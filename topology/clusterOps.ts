@@ -532,3 +532,102 @@ export function controlPlaneGateFigures(masters: readonly MasterSpec[]): Control
 export function etcdPodNames(masters: readonly MasterSpec[]): string[] {
     return masters.map((m) => `etcd-${m.name}`);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The figures file the gate scripts source (gate.env, chain.env), written and read here
+
+/** Variable names quorum-gate.sh reads from the figures file. */
+export const GATE_ENV_MEMBERS = "CONTROL_PLANE_MEMBERS";
+export const GATE_ENV_QUORUM = "CONTROL_PLANE_QUORUM";
+/** The figures file of the kured gate's and of the upgrade chain's ConfigMap. */
+export const KURED_GATE_ENV_FILE = "gate.env";
+export const UPGRADE_CHAIN_ENV_FILE = "chain.env";
+
+export function renderEnvFile(values: Readonly<Record<string, string | number>>): string {
+    return Object.entries(values).map(([k, v]) => `${k}=${v}\n`).join("");
+}
+
+export function readEnvFile(text: string): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const line of text.split("\n")) {
+        const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+        if (m) out[m[1]] = m[2];
+    }
+    return out;
+}
+
+/**
+ * The rule for a control-plane quorum gate (kured's reboot gate, the upgrade chain's): it may
+ * let a master go down only while at least quorumOf(n) control-plane nodes stay Ready, for the
+ * planned n, and it must count the same n.
+ */
+export function checkQuorumGate(env: Readonly<Record<string, string>>, plannedMembers: number): string[] {
+    const out: string[] = [];
+    const members = Number(env[GATE_ENV_MEMBERS]);
+    const quorum = Number(env[GATE_ENV_QUORUM]);
+    const needed = quorumOf(plannedMembers);
+    if (!Number.isInteger(quorum)) {
+        out.push(`it sets no ${GATE_ENV_QUORUM} (got ${JSON.stringify(env[GATE_ENV_QUORUM] ?? null)}): it cannot tell when a reboot would cost etcd its quorum`);
+    } else if (quorum < needed) {
+        out.push(
+            `it lets a master go down with only ${quorum} Ready control-plane node(s) left, but ${plannedMembers} planned etcd members need ` +
+                `floor(${plannedMembers}/2)+1 = ${needed} for quorum: one more failure during the reboot would stop etcd`,
+        );
+    }
+    if (Number.isInteger(members) && members !== plannedMembers) {
+        out.push(`it counts ${members} control-plane members (${GATE_ENV_MEMBERS}) but the plan has ${plannedMembers}`);
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pods that must run on any control-plane node (etcd backup and defrag)
+
+interface Toleration {
+    readonly key?: string;
+    readonly operator?: string;
+    readonly value?: string;
+    readonly effect?: string;
+}
+
+/** Whether a toleration lets a pod onto a node with the control-plane NoSchedule taint (which has no value). */
+function toleratesControlPlane(t: Toleration): boolean {
+    const keyMatches = t.key === CONTROL_PLANE_LABEL || (t.key === undefined && t.operator === "Exists");
+    const effectMatches = t.effect === undefined || t.effect === "" || t.effect === "NoSchedule";
+    const valueMatches = t.operator === "Exists" || t.value === undefined || t.value === "";
+    return keyMatches && effectMatches && valueMatches;
+}
+
+const HOSTNAME_LABEL = "kubernetes.io/hostname";
+
+/**
+ * The rule for a pod that must run wherever a control-plane node is up: no nodeName and no
+ * hostname pin (a named master that is down would stop it), the control-plane label as
+ * nodeSelector (value "", as kubeadm sets it), and a toleration of the control-plane NoSchedule
+ * taint. Returns what is wrong, in words.
+ */
+export function checkControlPlaneScheduling(podSpec: unknown): string[] {
+    const spec = (podSpec ?? {}) as Record<string, unknown>;
+    const out: string[] = [];
+    if (typeof spec.nodeName === "string" && spec.nodeName !== "") {
+        out.push(`it is pinned to node ${spec.nodeName} (nodeName): while that master is down the job does not run at all`);
+    }
+    const selector = (spec.nodeSelector ?? {}) as Record<string, unknown>;
+    if (typeof selector[HOSTNAME_LABEL] === "string") {
+        out.push(`its nodeSelector pins it to ${String(selector[HOSTNAME_LABEL])} (${HOSTNAME_LABEL}): it must be free to run on any control-plane node`);
+    }
+    const affinity = JSON.stringify(spec.affinity ?? {});
+    if (affinity.includes(HOSTNAME_LABEL)) {
+        out.push(`its node affinity names ${HOSTNAME_LABEL}: it must be free to run on any control-plane node`);
+    }
+    if (!(CONTROL_PLANE_LABEL in selector)) {
+        out.push(`its nodeSelector lacks ${CONTROL_PLANE_LABEL}: it could land on a worker, which has no etcd member and no etcd client certificate`);
+    } else if (selector[CONTROL_PLANE_LABEL] !== "") {
+        out.push(`its nodeSelector asks ${CONTROL_PLANE_LABEL}=${JSON.stringify(selector[CONTROL_PLANE_LABEL])}, but kubeadm sets that label with an empty value: no node would match`);
+    }
+    const tolerations = Array.isArray(spec.tolerations) ? (spec.tolerations as Toleration[]) : [];
+    if (!tolerations.some(toleratesControlPlane)) {
+        out.push(`it does not tolerate the ${CONTROL_PLANE_LABEL}:NoSchedule taint: it could never be scheduled on a master`);
+    }
+    return out;
+}

@@ -5,7 +5,7 @@
  */
 import { ClusterOpsConfig, readClusterOps } from "./clusterOps";
 import { ConfigError, ConfigIssue } from "./errors";
-import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange } from "./ip";
+import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange, vipConflicts } from "./ip";
 import { KUBEADM_CONFIG_API_VERSIONS, kubeadmConfigApiVersion, parseKubeadmDuration } from "./kubeadm";
 import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, HealthCheckTimings } from "./loadBalancer";
 import { isPhaseId, PhaseId, PHASE_IDS } from "./phases";
@@ -342,8 +342,9 @@ function readCluster(r: Reader, value: unknown): ClusterConfig {
             else if (ip && isNetworkOrBroadcast(ip, subnet)) r.fail(key, ip, `must not be the network or broadcast address of ${subnet}`);
         }
     }
-    if (vip && gateway && vip === gateway) r.fail("cluster.vip", vip, "must differ from cluster.gateway");
-    if (vip && metallbPool && inRange(vip, metallbPool)) {
+    // The same rule as the vip-conflicts policy (topology/ip.ts), reported against the config keys.
+    if (vip && gateway && vipConflicts(vip, { gateway }).length > 0) r.fail("cluster.vip", vip, "must differ from cluster.gateway");
+    if (vip && metallbPool && vipConflicts(vip, { metallbPool }).length > 0) {
         r.fail("cluster.vip", vip, `must not be inside cluster.metallbPool ${metallbPool.first}-${metallbPool.last}: MetalLB could hand it to a Service`);
     }
     return {
@@ -624,7 +625,7 @@ function checkAddresses(r: Reader, cluster: ClusterConfig, masters: readonly Mas
         if (cluster.metallbPool.first && inRange(ip, cluster.metallbPool)) {
             r.fail(key, ip, `must not be inside cluster.metallbPool ${cluster.metallbPool.first}-${cluster.metallbPool.last}`);
         }
-        if (ip === cluster.vip) r.fail("cluster.vip", cluster.vip, `must not equal a node IP (${key})`);
+        if (vipConflicts(cluster.vip, { nodes: [{ name: key, ip }] }).length > 0) r.fail("cluster.vip", cluster.vip, `must not equal a node IP (${key})`);
     }
 }
 

@@ -11,3 +11,5 @@ export * from "./quorum";
 export * from "./plan";
 export * from "./kubeadm";
 export * from "./loadBalancer";
+export * from "./phaseOrder";
+export * from "./secrets";

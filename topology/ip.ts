@@ -66,3 +66,25 @@ export function isNetworkOrBroadcast(ip: string, cidr: string): boolean {
         ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString() === ip
     );
 }
+
+export interface NetworkFacts {
+    readonly gateway?: string;
+    readonly metallbPool?: IPv4Range;
+    /** Addresses of nodes, with what they are (for the message). */
+    readonly nodes?: readonly { readonly name: string; readonly ip: string }[];
+}
+
+/**
+ * Why an address cannot be the apiserver VIP: the gateway (pfSense answers ARP for it), an
+ * address MetalLB may hand to a Service, or a node's own address. Both the config validation and
+ * the vip-conflicts policy ask this.
+ */
+export function vipConflicts(vip: string, facts: NetworkFacts): string[] {
+    const out: string[] = [];
+    if (facts.gateway && vip === facts.gateway) out.push(`it is the gateway ${facts.gateway}`);
+    if (facts.metallbPool && isIPv4(vip) && inRange(vip, facts.metallbPool)) {
+        out.push(`it is inside the MetalLB pool ${facts.metallbPool.first}-${facts.metallbPool.last}, so MetalLB could hand it to a Service`);
+    }
+    for (const node of facts.nodes ?? []) if (node.ip === vip) out.push(`it is the address of node ${node.name}`);
+    return out;
+}

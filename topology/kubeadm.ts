@@ -3,7 +3,9 @@
  * config API versions, the retrofit's endpoint and SANs, and who is an etcd member after each
  * join. Pure: no Pulumi resources, no I/O.
  */
+import { CONTROL_PLANE_LABEL } from "./clusterOps";
 import type { ClusterConfig, Topology } from "./config";
+import type { Taint } from "./facts";
 import type { NewMasterPlacement } from "./plan";
 
 /**
@@ -134,4 +136,22 @@ export function etcdPeerUrl(ip: string): string {
 export function membersAfterJoin(topology: Topology, placement: NewMasterPlacement): { members: string[]; later: string[] } {
     const order = topology.masters.map((m) => m.name);
     return { members: order.slice(0, placement.member), later: order.slice(placement.member) };
+}
+
+// ---- taints -----------------------------------------------------------------------------------
+
+/** What keeps ordinary workloads off a control-plane node; every master joins with it. */
+export const CONTROL_PLANE_TAINT: Taint = Object.freeze({ key: CONTROL_PLANE_LABEL, effect: "NoSchedule" });
+
+/**
+ * The rule for the taints a master joins with: the control-plane NoSchedule taint must be among
+ * them. Without it the scheduler puts workloads on the new master, where they compete with etcd
+ * and the apiserver for memory (the seed's hosts are already tight) and are evicted at every
+ * control-plane upgrade.
+ */
+export function checkJoinTaints(taints: readonly Taint[]): string | undefined {
+    const has = taints.some((t) => t.key === CONTROL_PLANE_TAINT.key && t.effect === CONTROL_PLANE_TAINT.effect);
+    if (has) return undefined;
+    const given = taints.length ? taints.map((t) => `${t.key}:${t.effect}`).join(", ") : "none";
+    return `it joins without the ${CONTROL_PLANE_TAINT.key}:${CONTROL_PLANE_TAINT.effect} taint (taints given: ${given}): workloads would be scheduled onto the master, next to etcd and the apiserver`;
 }

@@ -432,3 +432,226 @@ export function bashWithPayload(script: string, payload: string): string {
     if (payload.split("\n").includes(BASH_PAYLOAD_DELIMITER)) throw new Error(`payload contains the line ${BASH_PAYLOAD_DELIMITER}`);
     return `HA_PAYLOAD=$(cat <<'${BASH_PAYLOAD_DELIMITER}'\n${payload.replace(/\n$/, "")}\n${BASH_PAYLOAD_DELIMITER}\n)\n${script}`;
 }
+
+/** Reads the payload back out of a script shipped with bashWithPayload (for policies and tests). */
+export function readBashPayload(stdin: string): string | undefined {
+    const m = new RegExp(`^HA_PAYLOAD=\\$\\(cat <<'${BASH_PAYLOAD_DELIMITER}'\\n([\\s\\S]*?)\\n${BASH_PAYLOAD_DELIMITER}\\n\\)\\n`).exec(stdin);
+    return m ? m[1] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a pool back from what the program ships to the load balancer, and the rule for it
+// ---------------------------------------------------------------------------------------------
+
+/** What a check asks: HTTP (over TLS per server), a bare TCP connect, a TLS hello, or nothing. */
+export type ObservedCheckKind = "http" | "tcp" | "tls-hello" | "none" | "other";
+
+export interface ObservedServer {
+    readonly name: string;
+    readonly address: string;
+    readonly port: number;
+    readonly checked: boolean;
+    /** The check talks TLS to the server (the apiserver port speaks nothing else). */
+    readonly tls: boolean;
+    /** Timings set on this server (HAProxy server line); the pool's apply where absent. */
+    readonly timings: Partial<HealthCheckTimings>;
+}
+
+export interface ObservedPool {
+    readonly frontend?: { readonly address: string; readonly port: number };
+    /** The pool-level check; absent when the payload adds one member server to an existing pool. */
+    readonly check?: {
+        readonly kind: ObservedCheckKind;
+        readonly method?: string;
+        readonly path?: string;
+        readonly expectStatus?: number;
+        readonly timings: Partial<HealthCheckTimings>;
+    };
+    readonly servers: readonly ObservedServer[];
+}
+
+/** HAProxy's own defaults for what a server line leaves out (fastinter and downinter default to inter). */
+export const HAPROXY_DEFAULT_TIMINGS: Pick<HealthCheckTimings, "intervalMs" | "fall" | "rise"> = Object.freeze({ intervalMs: 2000, fall: 3, rise: 2 });
+
+const TIMING_KEYWORDS: Readonly<Record<string, keyof HealthCheckTimings>> = {
+    inter: "intervalMs",
+    fastinter: "fastIntervalMs",
+    downinter: "downIntervalMs",
+    fall: "fall",
+    rise: "rise",
+};
+
+function timingsFromWords(words: readonly string[]): Partial<HealthCheckTimings> {
+    const out: Partial<Record<keyof HealthCheckTimings, number>> = {};
+    words.forEach((word, i) => {
+        const field = TIMING_KEYWORDS[word];
+        const value = Number(words[i + 1]);
+        if (field && Number.isFinite(value)) out[field] = value;
+    });
+    return out;
+}
+
+function hostPort(text: string): { address: string; port: number } | undefined {
+    const m = /^([^:\s]+):(\d+)$/.exec(text);
+    return m ? { address: m[1], port: Number(m[2]) } : undefined;
+}
+
+/** A frontend/backend fragment or a single server line, as renderHaproxyFragment and renderHaproxyServerLine write them. */
+export function readHaproxyPool(text: string): ObservedPool | undefined {
+    let frontend: ObservedPool["frontend"];
+    let method: string | undefined;
+    let path: string | undefined;
+    let expectStatus: number | undefined;
+    let kind: ObservedCheckKind | undefined;
+    const poolTimings: Partial<Record<keyof HealthCheckTimings, number>> = {};
+    const servers: ObservedServer[] = [];
+    let sawBackend = false;
+    for (const raw of text.split("\n")) {
+        const words = raw.trim().split(/\s+/);
+        if (words[0] === "" || words[0].startsWith("#")) continue;
+        if (words[0] === "backend") sawBackend = true;
+        else if (words[0] === "bind" && words[1]) frontend = hostPort(words[1]);
+        else if (words[0] === "option" && words[1] === "httpchk") {
+            kind = "http";
+            // `option httpchk GET /readyz`; a lone URI means GET (HAProxy's rule).
+            if (words.length >= 4) [method, path] = [words[2], words[3]];
+            else [method, path] = ["GET", words[2] ?? "/"];
+        } else if (words[0] === "option" && words[1] === "ssl-hello-chk") kind = "tls-hello";
+        else if (words[0] === "http-check" && words[1] === "expect" && words[2] === "status") expectStatus = Number(words[3]);
+        else if (words[0] === "timeout" && words[1] === "check") poolTimings.timeoutMs = Number(words[2]);
+        else if (words[0] === "server" && words[1] && words[2]) {
+            const at = hostPort(words[2]);
+            if (!at) continue;
+            const options = words.slice(3);
+            servers.push({
+                name: words[1],
+                ...at,
+                checked: options.includes("check"),
+                tls: options.includes("check-ssl") || options.includes("ssl"),
+                timings: timingsFromWords(options),
+            });
+        }
+    }
+    if (!sawBackend && servers.length === 0) return undefined;
+    const check = sawBackend
+        ? { kind: kind ?? (servers.some((s) => s.checked) ? "tcp" : "none"), ...(method ? { method } : {}), ...(path ? { path } : {}), ...(expectStatus !== undefined ? { expectStatus } : {}), timings: poolTimings }
+        : undefined;
+    return { ...(frontend ? { frontend } : {}), ...(check ? { check } : {}), servers };
+}
+
+const PFSENSE_CHECK_KINDS: Readonly<Record<string, ObservedCheckKind>> = { HTTP: "http", Basic: "tcp", SSL: "tls-hello", none: "none" };
+
+function pfsenseServer(item: unknown, checked: boolean): ObservedServer | undefined {
+    if (!item || typeof item !== "object") return undefined;
+    const s = item as Record<string, unknown>;
+    if (typeof s.name !== "string" || typeof s.address !== "string") return undefined;
+    return { name: s.name, address: s.address, port: Number(s.port), checked, tls: s.checkssl === "yes", timings: {} };
+}
+
+/** The desired-state document of haproxy-reconcile.php (apply or add-server), as pfsenseLoadBalancerState writes it. */
+export function readPfsensePool(state: unknown): ObservedPool | undefined {
+    if (!state || typeof state !== "object") return undefined;
+    const s = state as Record<string, unknown>;
+    if (s.schema !== PFSENSE_STATE_SCHEMA) return undefined;
+    const pool = (s.pool ?? {}) as Record<string, unknown>;
+    if (typeof pool.check_type !== "string") {
+        // add-server: one member; the pool's check and timings are the ones phase 1 set.
+        const server = pfsenseServer(s.server, true);
+        return server ? { servers: [server] } : undefined;
+    }
+    const kind = PFSENSE_CHECK_KINDS[pool.check_type] ?? "other";
+    const backendLines = String(pool.advanced_backend ?? "").split("\n").map((l) => l.trim().split(/\s+/));
+    const expect = backendLines.find((w) => w[0] === "http-check" && w[1] === "expect" && w[2] === "status");
+    const timeout = backendLines.find((w) => w[0] === "timeout" && w[1] === "check");
+    const timings: Partial<HealthCheckTimings> = {
+        ...(pool.checkinter !== undefined && pool.checkinter !== "" ? { intervalMs: Number(pool.checkinter) } : {}),
+        ...timingsFromWords(String(pool.advanced ?? "").trim().split(/\s+/)),
+        ...(timeout ? { timeoutMs: Number(timeout[2]) } : {}),
+    };
+    const frontend = (s.frontend ?? {}) as { a_extaddr?: { item?: { extaddr_custom?: unknown; extaddr_port?: unknown }[] } };
+    const bind = frontend.a_extaddr?.item?.[0];
+    const servers = (Array.isArray(s.servers) ? s.servers : []).map((item) => pfsenseServer(item, kind !== "none")).filter((x): x is ObservedServer => !!x);
+    return {
+        ...(bind && typeof bind.extaddr_custom === "string" ? { frontend: { address: bind.extaddr_custom, port: Number(bind.extaddr_port) } } : {}),
+        check: {
+            kind,
+            ...(typeof pool.httpcheck_method === "string" ? { method: pool.httpcheck_method } : {}),
+            ...(typeof pool.monitor_uri === "string" ? { path: pool.monitor_uri } : {}),
+            ...(expect ? { expectStatus: Number(expect[3]) } : {}),
+            timings,
+        },
+        servers,
+    };
+}
+
+/** The pool in what a load-balancer command ships on stdin, whichever kind of LB it is for. */
+export function readLoadBalancerPayload(stdin: string): ObservedPool | undefined {
+    let state: unknown;
+    try {
+        state = readPhpState(stdin);
+    } catch {
+        return undefined; // a nowdoc that is not JSON is no pool of ours
+    }
+    if (state !== undefined) return readPfsensePool(state);
+    const payload = readBashPayload(stdin);
+    return payload === undefined ? undefined : readHaproxyPool(payload);
+}
+
+/** The slowest the policy lets an unready apiserver stay in the pool by default (this project's timings give 1.5 s). */
+export const DEFAULT_MAX_DETECTION_MS = 2000;
+
+/** A server's timings: its own, else the pool's, else HAProxy's defaults. */
+export function effectiveTimings(pool: ObservedPool, server: ObservedServer): Pick<HealthCheckTimings, "intervalMs" | "fastIntervalMs" | "fall"> {
+    const t = { ...pool.check?.timings, ...server.timings };
+    const intervalMs = t.intervalMs ?? HAPROXY_DEFAULT_TIMINGS.intervalMs;
+    return { intervalMs, fastIntervalMs: t.fastIntervalMs ?? intervalMs, fall: t.fall ?? HAPROXY_DEFAULT_TIMINGS.fall };
+}
+
+/**
+ * The apiserver pool's rule: HTTPS GET /readyz expecting 200 on every server, and an unready
+ * apiserver out of the pool within `maxDetectionMs`. A TCP or TLS-hello check only sees that the
+ * port answers; /healthz is deprecated since Kubernetes 1.16 (and, like /livez, says "alive",
+ * not "can serve"). Member payloads (one server, the pool's check set in phase 1) are checked
+ * for what they carry: the server is checked, over TLS.
+ */
+export function checkApiserverHealthCheck(pool: ObservedPool, maxDetectionMs: number): string[] {
+    const out: string[] = [];
+    const check = pool.check;
+    if (check) {
+        if (check.kind === "tcp" || check.kind === "tls-hello" || check.kind === "none" || check.kind === "other") {
+            const what = { tcp: "a TCP connect check", "tls-hello": "a TLS hello check", none: "no health check", other: "a check that is not HTTP" }[check.kind];
+            out.push(
+                `the apiserver pool uses ${what}: it only sees that the port answers, so an apiserver that is up but not ready ` +
+                    `(etcd unreachable, shutting down) keeps receiving requests. Check HTTPS GET /readyz.`,
+            );
+        } else {
+            if (check.path === "/healthz") {
+                out.push("the apiserver pool checks /healthz, deprecated since Kubernetes 1.16 and not a readiness signal; check /readyz, which turns false while the apiserver cannot serve and during its graceful shutdown");
+            } else if (check.path !== "/readyz") {
+                out.push(`the apiserver pool checks ${check.path ?? "no path"}, not /readyz: only /readyz says the apiserver can serve (it turns false while etcd is unreachable and during shutdown)`);
+            }
+            if (check.method !== undefined && check.method !== "GET") out.push(`the apiserver pool's check uses ${check.method}; /readyz answers GET`);
+            if (check.expectStatus !== undefined && check.expectStatus !== 200) out.push(`the apiserver pool's check expects status ${check.expectStatus}; a ready apiserver answers /readyz with 200`);
+        }
+    }
+    const httpPool = !check || check.kind === "http";
+    for (const server of pool.servers) {
+        if (!server.checked) {
+            out.push(`apiserver pool server ${server.name} (${server.address}:${server.port}) is not health-checked: it stays in the pool when its apiserver fails`);
+            continue;
+        }
+        if (httpPool && !server.tls) {
+            out.push(`apiserver pool server ${server.name} is checked over plain HTTP: the apiserver port speaks only TLS, so /readyz is never read and the check cannot pass (check over TLS: check-ssl, pfSense checkssl)`);
+        }
+        if (!pool.check && Object.keys(server.timings).length === 0) continue; // a pfSense member: the pool's timings apply
+        const t = effectiveTimings(pool, server);
+        const bound = ejectionBoundMs({ ...DEFAULT_HEALTH_CHECK_TIMINGS, ...t });
+        if (bound > maxDetectionMs) {
+            out.push(
+                `apiserver pool server ${server.name}: an unready apiserver stays in the pool up to ${bound} ms ` +
+                    `(inter ${t.intervalMs} + (fall ${t.fall} - 1) x fastinter ${t.fastIntervalMs}), slower than the bound of ${maxDetectionMs} ms`,
+            );
+        }
+    }
+    return out;
+}

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { AuditFlags, MasterSpec, Topology } from "../../topology";
+import { AuditFlags, COMPONENT_TYPES, MasterSpec, Topology } from "../../topology";
 import { stepOptions } from "../kubeadm/options";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
@@ -26,7 +26,7 @@ export class AuditPolicyFile extends pulumi.ComponentResource {
     readonly install: command.remote.Command;
 
     constructor(name: string, args: AuditPolicyFileArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:AuditPolicyFile", name, {}, opts);
+        super(COMPONENT_TYPES.auditPolicyFile, name, {}, opts);
         const { topology, audit, master } = args;
         const connection = sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey);
         const digest = createHash("sha256").update(audit.policy).digest("hex");

@@ -4,7 +4,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { CutoverNode, directServerUrl, Topology, vipServerUrl } from "../../topology";
+import { COMPONENT_TYPES, CutoverNode, directServerUrl, kubeletCutoverFacts, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
 import { stepOptions } from "../kubeadm/options";
 import { remoteScript, SshTarget } from "./remote";
@@ -35,7 +35,7 @@ export class ConfigMapCutover extends pulumi.ComponentResource {
     readonly flip: command.remote.Command;
 
     constructor(name: string, args: ConfigMapCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:ConfigMapCutover", name, {}, opts);
+        super(COMPONENT_TYPES.configMapCutover, name, {}, opts);
         const { topology } = args;
         const timeout = String(topology.clusterOps.cutover.nodeReadyTimeoutSeconds);
         const roll = args.rollDaemonSet ? ["--restart-daemonset", args.rollDaemonSet] : [];
@@ -58,6 +58,8 @@ export interface KubeletCutoverArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
     readonly node: CutoverNode;
+    /** Its place in the cut-over order (0 = first). */
+    readonly position: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export class KubeletCutover extends pulumi.ComponentResource {
     readonly ready: command.remote.Command;
 
     constructor(name: string, args: KubeletCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:KubeletCutover", name, {}, opts);
+        super(COMPONENT_TYPES.kubeletCutover, name, {}, opts);
         const { topology, node } = args;
         const { cluster } = topology;
         const { cutover } = topology.clusterOps;
@@ -100,6 +102,7 @@ export class KubeletCutover extends pulumi.ComponentResource {
             },
             stepOptions(this, opts, [this.flip]),
         );
-        this.registerOutputs({});
+        // Which step flips and which waits, for the phase-order policy.
+        this.registerOutputs({ facts: kubeletCutoverFacts({ node: node.name, host: node.host, position: args.position, flip: this.flip.urn, ready: this.ready.urn }) });
     }
 }

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CONTROL_PLANE_LABEL, EtcdMaintenanceConfig, Topology } from "../../topology";
+import { COMPONENT_TYPES, CONTROL_PLANE_LABEL, EtcdMaintenanceConfig, Topology } from "../../topology";
 import { childOf } from "../childOptions";
 import { stepOptions } from "../kubeadm/options";
 import { kubernetesProvider, scriptsConfigMap, stackLabels } from "./kubernetes";
@@ -151,7 +151,7 @@ export class EtcdMaintenance extends pulumi.ComponentResource {
     readonly defrag: k8s.batch.v1.CronJob;
 
     constructor(name: string, args: EtcdMaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:EtcdMaintenance", name, {}, opts);
+        super(COMPONENT_TYPES.etcdMaintenance, name, {}, opts);
         const { topology } = args;
         const m = topology.clusterOps.etcdMaintenance;
         const child = childOf(this, opts, { provider: kubernetesProvider(topology) });

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     clusterConfigurationFragment,
     clusterConfigurationRemoval,
+    COMPONENT_TYPES,
     DeclaredFlags,
     declaredFlags,
     flagExpectations,
@@ -55,7 +56,7 @@ export class FlagParity extends pulumi.ComponentResource {
     readonly apply?: command.remote.Command;
 
     constructor(name: string, args: FlagParityArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:FlagParity", name, {}, opts);
+        super(COMPONENT_TYPES.flagParity, name, {}, opts);
         const { topology } = args;
         const declared = declaredFlags(topology.clusterOps.controlPlaneFlags);
         if (hasDeclaredFlags(declared)) {

@@ -49,8 +49,8 @@ export function cutoverPhase(ctx: StackContext, phase: Phase): void {
         { topology, sshPrivateKey, configMap: "kube-system/kube-proxy", rollDaemonSet: "kube-system/kube-proxy" },
         phase.childOptions(),
     );
-    for (const node of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain)) {
-        previous = new KubeletCutover(node.name, { topology, sshPrivateKey, node }, phase.childOptions([previous]));
+    for (const [position, node] of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain).entries()) {
+        previous = new KubeletCutover(node.name, { topology, sshPrivateKey, node, position }, phase.childOptions([previous]));
     }
     ctx.externalConsumers = externalConsumersOutput(
         topology.clusterOps.cutover.externalConsumers,

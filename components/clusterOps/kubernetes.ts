@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { Topology } from "../../topology";
+import { renderEnvFile, Topology } from "../../topology";
 import { scriptText } from "../scriptFile";
 
 const providers = new WeakMap<Topology, k8s.Provider>();
@@ -46,7 +46,7 @@ export interface ScriptsConfigMapSpec {
 /** The ConfigMap a Job or DaemonSet mounts to run scripts/cluster files: the scripts and their figures. */
 export function scriptsConfigMap(resourceName: string, topology: Topology, spec: ScriptsConfigMapSpec, opts: pulumi.CustomResourceOptions): k8s.core.v1.ConfigMap {
     const data: Record<string, string> = Object.fromEntries(spec.scripts.map((f) => [f, scriptText(`cluster/${f}`)]));
-    if (spec.env) data[spec.env.file] = Object.entries(spec.env.values).map(([k, v]) => `${k}=${v}\n`).join("");
+    if (spec.env) data[spec.env.file] = renderEnvFile(spec.env.values);
     return new k8s.core.v1.ConfigMap(
         resourceName,
         { metadata: { name: spec.name, namespace: spec.namespace, labels: stackLabels(topology, spec.name) }, data },

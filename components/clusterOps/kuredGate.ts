@@ -6,7 +6,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { controlPlaneGateFigures, Topology } from "../../topology";
+import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, KURED_GATE_ENV_FILE, Topology } from "../../topology";
 import { childOf } from "../childOptions";
 import { stepOptions } from "../kubeadm/options";
 import { bindGate, gateRoles } from "./gateAccess";
@@ -18,7 +18,7 @@ export class KuredGate extends pulumi.ComponentResource {
     readonly configMap: k8s.core.v1.ConfigMap;
 
     constructor(name: string, args: { readonly topology: Topology }, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:KuredGate", name, {}, opts);
+        super(COMPONENT_TYPES.kuredGate, name, {}, opts);
         const { topology } = args;
         const kured = topology.clusterOps.kured;
         const figures = controlPlaneGateFigures(topology.masters);
@@ -32,8 +32,8 @@ export class KuredGate extends pulumi.ComponentResource {
                 namespace: kured.namespace,
                 scripts: ["kured-sentinel-gate.sh", "quorum-gate.sh"],
                 env: {
-                    file: "gate.env",
-                    values: { CONTROL_PLANE_MEMBERS: figures.members, CONTROL_PLANE_QUORUM: figures.quorum, CHECK_INTERVAL_SECONDS: kured.checkIntervalSeconds },
+                    file: KURED_GATE_ENV_FILE,
+                    values: { [GATE_ENV_MEMBERS]: figures.members, [GATE_ENV_QUORUM]: figures.quorum, CHECK_INTERVAL_SECONDS: kured.checkIntervalSeconds },
                 },
             },
             child,

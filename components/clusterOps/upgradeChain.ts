@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { controlPlaneGateFigures, Topology } from "../../topology";
+import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, Topology, UPGRADE_CHAIN_ENV_FILE } from "../../topology";
 import { childOf } from "../childOptions";
 import { stepOptions } from "../kubeadm/options";
 import { bindGate } from "./gateAccess";
@@ -18,7 +18,7 @@ export class UpgradeChain extends pulumi.ComponentResource {
     readonly configMap: k8s.core.v1.ConfigMap;
 
     constructor(name: string, args: { readonly topology: Topology }, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:UpgradeChain", name, {}, opts);
+        super(COMPONENT_TYPES.upgradeChain, name, {}, opts);
         const { topology } = args;
         const upgrade = topology.clusterOps.upgrade;
         const figures = controlPlaneGateFigures(topology.masters);
@@ -33,10 +33,10 @@ export class UpgradeChain extends pulumi.ComponentResource {
                 namespace: upgrade.namespace,
                 scripts: ["upgrade-chain.sh", "node-upgrade.sh", "quorum-gate.sh"],
                 env: {
-                    file: "chain.env",
+                    file: UPGRADE_CHAIN_ENV_FILE,
                     values: {
-                        CONTROL_PLANE_MEMBERS: figures.members,
-                        CONTROL_PLANE_QUORUM: figures.quorum,
+                        [GATE_ENV_MEMBERS]: figures.members,
+                        [GATE_ENV_QUORUM]: figures.quorum,
                         FIRST_MASTER: topology.existingMaster.name,
                         SSH_USER: topology.ssh.user,
                         DRAIN_TIMEOUT_SECONDS: upgrade.drainTimeoutSeconds,

@@ -6,7 +6,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { cutoverOrder, declaredFlags, flagExpectations, hasDeclaredFlags, LoadBalancerKind, Topology, vipServerUrl } from "../../topology";
+import { COMPONENT_TYPES, cutoverOrder, declaredFlags, flagExpectations, hasDeclaredFlags, LoadBalancerKind, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
 import { asRoot, stepOptions } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
@@ -28,7 +28,7 @@ export class Verification extends pulumi.ComponentResource {
     readonly gates: command.remote.Command[] = [];
 
     constructor(name: string, args: VerificationArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:clusterOps:Verification", name, {}, opts);
+        super(COMPONENT_TYPES.verification, name, {}, opts);
         const { topology, sshPrivateKey } = args;
         const user = topology.ssh.user;
         const on = (host: string): SshTarget => ({ host, user, privateKey: sshPrivateKey });

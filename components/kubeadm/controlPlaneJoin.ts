@@ -6,11 +6,17 @@ import {
     BOOTSTRAP_TOKEN_ID_LENGTH,
     BOOTSTRAP_TOKEN_SECRET_LENGTH,
     CERTIFICATE_KEY_BYTES,
+    COMPONENT_TYPES,
+    CONTROL_PLANE_TAINT,
     controlPlaneEndpoint,
     etcdPeerUrl,
+    joinFacts,
     membersAfterJoin,
     NewMasterPlacement,
+    protectArg,
+    taintArg,
     Topology,
+    vmidArg,
 } from "../../topology";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote, withSecretEnv } from "./bundle";
@@ -63,7 +69,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
     readonly gate: command.remote.Command;
 
     constructor(name: string, args: ControlPlaneJoinArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:kubeadm:ControlPlaneJoin", name, {}, opts);
+        super(COMPONENT_TYPES.controlPlaneJoin, name, {}, opts);
         const { topology, placement } = args;
         const { master } = placement;
         const { kubeadm, existingMaster } = topology;
@@ -90,8 +96,8 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-node-reset`,
             {
                 connection: sshConnection(pve.address, topology.proxmox.sshUser, args.sshPrivateKey),
-                create: `${asRoot(topology.proxmox.sshUser)}bash -s -- --check --vmid ${master.vmId} --node-name ${master.name}`,
-                delete: `${asRoot(topology.proxmox.sshUser)}bash -s -- --vmid ${master.vmId} --node-name ${master.name} --timeout 300`,
+                create: `${asRoot(topology.proxmox.sshUser)}bash -s -- --check ${vmidArg(master.vmId)} --node-name ${master.name}`,
+                delete: `${asRoot(topology.proxmox.sshUser)}bash -s -- ${vmidArg(master.vmId)} --node-name ${master.name} --timeout 300`,
                 stdin: bundleScript({ embed: ["kubeadm/reset-node.sh"], main: "kubeadm/reset-node-via-agent.sh" }),
                 logging: Logging.StdoutAndStderr,
             },
@@ -104,7 +110,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             {
                 connection: onExisting,
                 create: `${rootShell} pre-join ${memberArgs}`,
-                delete: `${rootShell} remove ${memberArgs} --protect ${existingMaster.name} --drain-timeout ${kubeadm.drainTimeoutSeconds} --timeout ${kubeadm.gateTimeoutSeconds}`,
+                delete: `${rootShell} remove ${memberArgs} ${protectArg(existingMaster.name)} --drain-timeout ${kubeadm.drainTimeoutSeconds} --timeout ${kubeadm.gateTimeoutSeconds}`,
                 stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-member.sh" }),
                 logging: Logging.StdoutAndStderr,
             },
@@ -142,7 +148,9 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-join`,
             {
                 connection: onNode,
-                create: `${rootShell} --endpoint ${controlPlaneEndpoint(topology.cluster)} --advertise-address ${master.ip} --node-name ${master.name} --timeout ${kubeadm.joinTimeoutSeconds}`,
+                // The taint is explicit (kubeadm's default today): the script makes sure the node
+                // carries it, and the control-plane-taint policy can see it.
+                create: `${rootShell} --endpoint ${controlPlaneEndpoint(topology.cluster)} --advertise-address ${master.ip} --node-name ${master.name} ${taintArg(CONTROL_PLANE_TAINT)} --timeout ${kubeadm.joinTimeoutSeconds}`,
                 stdin: withSecretEnv(
                     {
                         ...secrets,
@@ -172,6 +180,10 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             stepOptions(this, opts, [this.join]),
         );
 
-        this.registerOutputs({ gate: this.gate.stdout });
+        // Which step is the join and which the gate, for the policies (phase-order, control-plane-taint).
+        this.registerOutputs({
+            gate: this.gate.stdout,
+            facts: joinFacts({ node: master.name, member: placement.member, of: placement.of, join: this.join.urn, gate: this.gate.urn, membership: this.membership.urn }),
+        });
     }
 }

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { apiserverCertSans, controlPlaneEndpoint, Topology } from "../../topology";
+import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology, vmidArg } from "../../topology";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
@@ -28,7 +28,7 @@ export class Retrofit extends pulumi.ComponentResource {
     readonly apply: command.remote.Command;
 
     constructor(name: string, args: RetrofitArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("ha-control-plane:kubeadm:Retrofit", name, {}, opts);
+        super(COMPONENT_TYPES.retrofit, name, {}, opts);
         const { topology } = args;
         const { cluster, kubeadm, existingMaster: master } = topology;
         const node = topology.proxmox.nodes.find((n) => n.name === master.node);
@@ -53,7 +53,7 @@ export class Retrofit extends pulumi.ComponentResource {
             stepOptions(this, opts),
         );
 
-        const snapshotArgs = `--vmid ${master.vmId} --name ${kubeadm.proxmoxSnapshotName}`;
+        const snapshotArgs = `${vmidArg(master.vmId)} --name ${kubeadm.proxmoxSnapshotName}`;
         const pveShell = `${asRoot(topology.proxmox.sshUser)}bash -s --`;
         this.proxmoxSnapshot = new command.remote.Command(
             `${name}-proxmox-snapshot`,
@@ -85,6 +85,10 @@ export class Retrofit extends pulumi.ComponentResource {
             stepOptions(this, opts, [this.proxmoxSnapshot]),
         );
 
-        this.registerOutputs({ result: this.apply.stdout });
+        // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).
+        this.registerOutputs({
+            result: this.apply.stdout,
+            facts: endpointFacts({ vip: cluster.vip, port: cluster.apiserverPort, master: master.name, masterIp: master.ip }),
+        });
     }
 }

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ApiserverPool, pfsenseLoadBalancerState, renderHaproxyFragment, Topology } from "../../topology";
+import { ApiserverPool, COMPONENT_TYPES, pfsenseLoadBalancerState, renderHaproxyFragment, Topology } from "../../topology";
 import { childOf } from "../childOptions";
 import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberNames, pfsenseCommand, phaseOnePool } from "./shared";
 
@@ -27,7 +27,7 @@ export class ApiserverLoadBalancer extends pulumi.ComponentResource {
         const check = pool.backend.healthCheck;
         // The pool's facts as inputs, so the plan shows them and policies can read the check.
         super(
-            "ha-control-plane:loadbalancer:ApiserverLoadBalancer",
+            COMPONENT_TYPES.apiserverLoadBalancer,
             name,
             {
                 kind: topology.loadBalancer.kind,

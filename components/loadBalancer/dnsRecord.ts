@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { DnsConfig, Topology } from "../../topology";
+import { COMPONENT_TYPES, DnsConfig, Topology } from "../../topology";
 import { childOf } from "../childOptions";
 import { childAfter } from "./shared";
 
@@ -45,13 +45,17 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
     constructor(name: string, args: ApiserverDnsRecordArgs, opts?: pulumi.ComponentResourceOptions) {
         const { dns, cluster } = args.topology;
         super(
-            "ha-control-plane:loadbalancer:ApiserverDnsRecord",
+            COMPONENT_TYPES.apiserverDnsRecord,
             name,
             { record: `${cluster.apiserverFqdn} A ${cluster.vip}`, server: `${dns.server}:${dns.port}`, staleRecords: dns.staleRecords.map((s) => `${s.fqdn} A ${s.ip}`) },
             opts,
         );
         const run = (action: string, fqdn: string, ip: string, extra = "") => `bash ${DNS_SCRIPT} ${action} ${recordArgs(dns, fqdn, ip)}${extra}`;
-        const logging = command.types.enums.local.Logging.StdoutAndStderr;
+        // These commands carry the TSIG secret on stdin: they log nothing and keep their output
+        // secret (the secrets-stay-secret policy). A failure still fails the up; run
+        // scripts/dns/vip-record.sh by hand to see nsupdate's own words.
+        const logging = command.types.enums.local.Logging.None;
+        const secretOutputs = ["stdout", "stderr"];
 
         this.record = new command.local.Command(
             `${name}-a`,
@@ -64,7 +68,7 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
                 triggers: [cluster.apiserverFqdn, cluster.vip, dns.ttl],
                 logging,
             },
-            childOf(this, opts, { deleteBeforeReplace: true }),
+            childOf(this, opts, { deleteBeforeReplace: true, additionalSecretOutputs: secretOutputs }),
         );
 
         this.staleRemovals = dns.staleRecords.map(
@@ -82,7 +86,7 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
                         logging,
                     },
                     // After the VIP's name exists, so the cluster's name never resolves to nothing.
-                    childAfter(this, opts, [this.record]),
+                    { ...childAfter(this, opts, [this.record]), additionalSecretOutputs: secretOutputs },
                 ),
         );
         this.registerOutputs({ record: this.record.stdout });

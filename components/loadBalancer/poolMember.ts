@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { MasterSpec, pfsenseMemberState, renderHaproxyServerLine, Topology } from "../../topology";
+import { COMPONENT_TYPES, MasterSpec, pfsenseMemberState, renderHaproxyServerLine, Topology } from "../../topology";
 import { childOf } from "../childOptions";
 import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberServer, pfsenseCommand, phaseOnePool } from "./shared";
 
@@ -23,7 +23,7 @@ export class ApiserverPoolMember extends pulumi.ComponentResource {
         const { topology, master } = args;
         const pool = phaseOnePool(topology);
         const server = memberServer(topology, master);
-        super("ha-control-plane:loadbalancer:ApiserverPoolMember", name, { pool: pool.backend.name, server: `${server.name} ${server.address}:${server.port}` }, opts);
+        super(COMPONENT_TYPES.apiserverPoolMember, name, { pool: pool.backend.name, server: `${server.name} ${server.address}:${server.port}` }, opts);
         const lb = topology.loadBalancer;
         let spec: LbCommandSpec;
         if (lb.kind === "pfsense") {

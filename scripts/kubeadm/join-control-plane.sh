@@ -12,7 +12,10 @@
 #                            shown when it has expired
 #
 # Usage:
-#   join-control-plane.sh --endpoint HOST:PORT --advertise-address IP --node-name NAME [--timeout SECONDS]
+#   join-control-plane.sh --endpoint HOST:PORT --advertise-address IP --node-name NAME
+#                         [--taint KEY:EFFECT ...] [--timeout SECONDS]
+# Each --taint is put on the node right after the join (kubeadm sets the control-plane taint by
+# default; naming it makes sure of it whatever kubeadm's defaults, and the plan shows it).
 # e.g.  sudo KUBEADM_TOKEN=... KUBEADM_CERTIFICATE_KEY=... JOIN_MATERIAL='{...}' \
 #         ./join-control-plane.sh --endpoint 10.0.20.99:6443 --advertise-address 10.0.20.110 --node-name k8s-master-2
 # Sources lib.sh. Exit 0 joined (or already a member), 1 failed, 2 usage.
@@ -34,12 +37,13 @@ redact() {
 }
 
 main() {
-    local endpoint="" address="" node="" timeout=900
+    local endpoint="" address="" node="" timeout=900 taints=()
     while [[ $# -gt 0 ]]; do
         case $1 in
             --endpoint) endpoint=$(need_value "$1" "${2-}"); shift 2 ;;
             --advertise-address) address=$(need_value "$1" "${2-}"); shift 2 ;;
             --node-name) node=$(need_value "$1" "${2-}"); shift 2 ;;
+            --taint) taints+=("$(need_value "$1" "${2-}")"); shift 2 ;;
             --timeout) timeout=$(need_value "$1" "${2-}"); shift 2 ;;
             *) usage_error "unknown argument '$1'" ;;
         esac
@@ -48,6 +52,10 @@ main() {
     is_ipv4 "$address" || usage_error "--advertise-address must be an IPv4 address"
     [[ -n $node ]] || usage_error "--node-name is required"
     [[ $timeout =~ ^[0-9]+$ ]] || usage_error "--timeout must be whole seconds"
+    local taint
+    for taint in "${taints[@]}"; do
+        [[ $taint =~ ^[A-Za-z0-9./_-]+:(NoSchedule|PreferNoSchedule|NoExecute)$ ]] || usage_error "--taint must be KEY:EFFECT (NoSchedule, PreferNoSchedule or NoExecute), not '${taint}'"
+    done
     [[ ${KUBEADM_TOKEN:-} =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]] || usage_error "KUBEADM_TOKEN must be [a-z0-9]{6}.[a-z0-9]{16}"
     [[ ${KUBEADM_CERTIFICATE_KEY:-} =~ ^[0-9a-f]{64}$ ]] || usage_error "KUBEADM_CERTIFICATE_KEY must be 64 hex digits"
     require_root
@@ -93,6 +101,11 @@ main() {
     ((rc == 0)) || die "kubeadm join failed (exit ${rc}). Roll the master back (pulumi destroy --target <urn of ${node}> --target-dependents), fix the cause, then pulumi up again"
     [[ -f $k/manifests/etcd.yaml && -f $k/manifests/kube-apiserver.yaml ]] ||
         die "kubeadm join returned but the control-plane manifests are missing under ${k}/manifests"
+    for taint in "${taints[@]}"; do
+        kctl taint node "$node" "$taint" --overwrite >/dev/null ||
+            die "joined, but could not put the taint ${taint} on ${node}; put it there by hand (kubectl taint node ${node} ${taint}), the gate checks it"
+        log "${node} carries the taint ${taint}"
+    done
     echo "join: ${node} joined ${endpoint} as a control-plane member"
 }
 

@@ -36,5 +36,20 @@ export function recordLab(targetPhase?: string, edit?: ConfigEdit): Promise<Reco
     });
 }
 
+const cache = new Map<string, Promise<Recording>>();
+
+/**
+ * The unedited lab recording at a target phase, recorded once per test run: the policy specs
+ * share it (each recording costs 100-300 ms). Treat it as read-only.
+ */
+export function cachedLab(targetPhase: string): Promise<Recording> {
+    let recording = cache.get(targetPhase);
+    if (!recording) {
+        recording = recordLab(targetPhase);
+        cache.set(targetPhase, recording);
+    }
+    return recording;
+}
+
 /** The last segment of a URN: the resource's name. */
 export const nameOf = (urn: string): string => urn.split("::").pop() ?? urn;

@@ -171,6 +171,20 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             assert.match(again.stderr, /already is a control-plane member/);
         });
 
+        it("puts each --taint on the node right after the join (the control-plane taint the plan names), and refuses a malformed one", () => {
+            stubs.setRules([joinRule, { bin: "kubectl", args: "taint node k8s-master-2 node-role.kubernetes.io/control-plane:NoSchedule --overwrite$" }]);
+            const taint = ["--taint", "node-role.kubernetes.io/control-plane:NoSchedule"];
+            const r = runScript("kubeadm/join-control-plane.sh", [...ARGS, ...taint], env(secretEnv()));
+            assert.equal(r.status, 0, r.stderr);
+            assert.deepEqual(commands("kubectl"), ["taint node k8s-master-2 node-role.kubernetes.io/control-plane:NoSchedule --overwrite"]);
+            assert.match(r.stderr, /k8s-master-2 carries the taint node-role\.kubernetes\.io\/control-plane:NoSchedule/);
+            stubs.clearCalls();
+            const bad = runScript("kubeadm/join-control-plane.sh", [...ARGS, "--taint", "node-role.kubernetes.io/control-plane=NoSchedule"], env(secretEnv()));
+            assert.equal(bad.status, 2);
+            assert.match(bad.stderr, /--taint must be KEY:EFFECT/);
+            assert.deepEqual(argvOf("kubeadm"), [], "refused before anything runs");
+        });
+
         it("refuses a node with half a join on it, and expired material (naming the command that refreshes it)", () => {
             stubs.setRules([joinRule]);
             writeFileSync(path.join(k8s, "kubelet.conf"), "");

@@ -143,7 +143,10 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         const gate = get("k8s-master-2-gate").inputs as Inputs;
         assert.equal(gate.create, "sudo -n bash -s -- --node k8s-master-2 --members k8s-master,k8s-master-2 --later k8s-master-3 --timeout 600");
         const join = get("k8s-master-2-join").inputs as Inputs;
-        assert.equal(join.create, "sudo -n bash -s -- --endpoint 10.0.20.99:6443 --advertise-address 10.0.20.110 --node-name k8s-master-2 --timeout 900");
+        assert.equal(
+            join.create,
+            "sudo -n bash -s -- --endpoint 10.0.20.99:6443 --advertise-address 10.0.20.110 --node-name k8s-master-2 --taint node-role.kubernetes.io/control-plane:NoSchedule --timeout 900",
+        );
         const ready = get("k8s-master-2-ready").inputs as Inputs;
         assert.equal(ready.create, "sudo -n bash -s -- --kubernetes-version 1.34.8 --min-containerd 2.2 --cloud-init-timeout 1800");
     });

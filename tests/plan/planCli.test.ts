@@ -91,10 +91,32 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         assert.ok(notes.some((n) => /tsigSecret is not set/.test(n)));
     });
 
-    it("renders a Markdown summary for pull requests", () => {
+    it("renders a Markdown summary for pull requests, with the verdicts of each phase", () => {
         const run = plan("--target-phase", "3", "--format", "markdown");
         assert.equal(run.status, 1);
         assert.match(run.stdout, /^## ha-control-plane plan/m);
         assert.match(run.stdout, /\| pve \| 267 \| 8 \| 262 \| 32 \| -35 \| BLOCKED \|/);
+        assert.match(run.stdout, /^\| 2 \| Second master.* \| 1 advisory \|$/m);
+        assert.match(run.stdout, /^\| 3 \| Further masters.* \| 1 mandatory \|$/m);
+        assert.match(run.stdout, /13 policies, config policies\/lab\.json\./);
+        assert.match(run.stdout, /#### Phase 3: Further masters, one at a time\n\n- \*\*mandatory\*\* `ram-headroom`: Proxmox node pve cannot take/);
+        assert.match(run.stdout, /```mermaid\nflowchart LR/);
+    });
+
+    it("--policy-config FILE: levels and thresholds from the file (what pulumi --policy-pack-config gets); a bad file exits 2", () => {
+        const lab = JSON.parse(readFileSync(path.join(ROOT, "policies/lab.json"), "utf8"));
+        const file = path.join(dir, "relaxed.json");
+        writeFileSync(file, JSON.stringify({ ...lab, "ram-headroom": { enforcementLevel: "advisory" }, "vip-conflicts": { ...lab["vip-conflicts"], metallbPool: "10.0.20.90-10.0.20.109" } }));
+        const run = plan("--target-phase", "3", "--policy-config", file);
+        assert.equal(run.status, 1, "the VIP inside that pool is a mandatory violation");
+        assert.match(run.stdout, /Phase 3: Further masters[\s\S]*  ! ADVISORY ram-headroom: Proxmox node pve cannot take the new masters/);
+        assert.match(run.stdout, /\nPhase 0: Retrofit[^!]*\n  ! MANDATORY vip-conflicts: the apiserver VIP 10\.0\.20\.99 \(phase 0's controlPlaneEndpoint[^\n]*\n\nPhase 1: /);
+        assert.match(run.stdout, /note: .*relaxed\.json: vip-conflicts\.metallbPool is "10\.0\.20\.90-10\.0\.20\.109" but the stack's topology implies "10\.0\.20\.200-10\.0\.20\.220"/);
+        assert.match(run.stdout, /Policy verdicts: 13 policies, config .*relaxed\.json/);
+        writeFileSync(file, JSON.stringify({ "vip-conflicts": { gateway: 1 } }));
+        const bad = plan("--policy-config", file);
+        assert.equal(bad.status, 2);
+        assert.match(bad.stderr, /policy vip-conflicts: gateway must be string/);
+        assert.equal(plan("--policy-config", path.join(dir, "missing.json")).status, 2);
     });
 });

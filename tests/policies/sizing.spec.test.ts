@@ -1,0 +1,45 @@
+import { strict as assert } from "assert";
+import { controlPlaneSizing } from "../../policies/sizing";
+import { memberTag } from "../../topology";
+import { cachedLab, recordLab } from "../helpers/program";
+import { resource, violationsOf } from "../helpers/policy";
+
+const master = (memoryGiB: number) =>
+    resource("proxmoxve:index/vmLegacy:VmLegacy", "k8s-master-2-vm", { name: "k8s-master-2", nodeName: "pve", memory: { dedicated: memoryGiB * 1024 }, tags: ["k8s-control-plane", memberTag(2, 3)] });
+
+describe("policy control-plane-sizing", () => {
+    it("is advisory, with the seed's working set (4.6 GiB) and 4x as defaults", () => {
+        assert.equal(controlPlaneSizing.enforcementLevel, "advisory");
+        assert.equal(controlPlaneSizing.configSchema?.properties.observedWorkingSetGiB.default, 4.6);
+        assert.equal(controlPlaneSizing.configSchema?.properties.maxRatio.default, 4);
+    });
+
+    it("passes a 16 GiB master (3.5x the working set)", async () => {
+        assert.deepEqual(await violationsOf(controlPlaneSizing, [master(16)]), []);
+    });
+
+    it("advises against a 32 GiB master, the existing master's size (7x what it uses)", async () => {
+        const [v] = await violationsOf(controlPlaneSizing, [master(32)]);
+        assert.equal(v.enforcementLevel, "advisory");
+        assert.match(v.message, /k8s-master-2 gets 32 GiB, 7x the observed working set of 4\.6 GiB \(more than 4x\).*19 GiB or less would do/);
+    });
+
+    it("advises against a master below the working set", async () => {
+        const [v] = await violationsOf(controlPlaneSizing, [master(4)]);
+        assert.match(v.message, /less than the observed working set of 4\.6 GiB: it would swap/);
+    });
+
+    it("takes the working set and the ratio from the config", async () => {
+        const config = { "control-plane-sizing": { observedWorkingSetGiB: 10, maxRatio: 2 } };
+        assert.equal((await violationsOf(controlPlaneSizing, [master(32)], config)).length, 1);
+        assert.deepEqual(await violationsOf(controlPlaneSizing, [master(16)], config), []);
+    });
+
+    it("on the lab's recorded graph: the 16 GiB masters pass; at 32 GiB both are advised against", async () => {
+        assert.deepEqual(await violationsOf(controlPlaneSizing, (await cachedLab("3")).resources), []);
+        const big = await recordLab("3", (raw) => {
+            for (const m of (raw.masters as { memoryGiB: number }[]).slice(1)) m.memoryGiB = 32;
+        });
+        assert.equal((await violationsOf(controlPlaneSizing, big.resources)).length, 2);
+    });
+});
