@@ -6,11 +6,24 @@ const SHORT_TYPES: Record<string, string> = {
     "proxmoxve:index/vmLegacy:VmLegacy": "Proxmox VM",
     "proxmoxve:index/fileLegacy:FileLegacy": "Proxmox snippet",
     "pulumi:providers:proxmoxve": "Proxmox provider",
+    "pulumi:providers:kubernetes": "Kubernetes provider",
     "command:remote:Command": "remote command",
+    "command:remote:CopyToRemote": "file copy",
+    "command:local:Command": "local command",
     "ha-control-plane:index:Phase": "phase",
     "ha-control-plane:proxmox:MasterVm": "master VM",
     "ha-control-plane:proxmox:CapacityGate": "capacity gate",
 };
+
+/** What an operator calls a resource type: our components by their own name, the rest by kind. */
+function shortType(type: string): string {
+    if (SHORT_TYPES[type]) return SHORT_TYPES[type];
+    const [pkg, , name] = type.split(":");
+    if (pkg === "ha-control-plane" && name) return name;
+    if (pkg === "random" && name) return `random ${name.replace(/^Random/, "").toLowerCase()}`;
+    if (pkg === "kubernetes" && name) return `Kubernetes ${name}`;
+    return type;
+}
 
 function field(inputs: Readonly<Record<string, RecordedValue>>, ...keys: string[]): RecordedValue | undefined {
     let current: RecordedValue | undefined = inputs as RecordedValue;
@@ -105,7 +118,7 @@ export function renderText(plan: PlanResult): string {
         for (const r of shown) {
             const where = whereItRuns(r);
             const what = describe(r);
-            out.push(`  + ${SHORT_TYPES[r.type] ?? r.type} ${r.name}${where ? ` ${where}` : ""}${what ? `\n      ${what}` : ""}`);
+            out.push(`  + ${shortType(r.type)} ${r.name}${where ? ` ${where}` : ""}${what ? `\n      ${what}` : ""}`);
         }
         for (const v of verdictsOf(plan, phase.id)) out.push(`  ! ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
     }
