@@ -22,17 +22,16 @@ export function labConfig(targetPhase?: string, edit?: ConfigEdit): StackConfig 
     return { ...base, raw, config };
 }
 
+/** Runs `program` under the recording monitor with a stack's config (the lab's by default). */
+export function recordWithConfig(stack: StackConfig, program: () => unknown): Promise<Recording> {
+    return recordProgram({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program });
+}
+
+/** The real program (index.ts's two calls) on the lab stack with `edit` applied. */
 export function recordLab(targetPhase?: string, edit?: ConfigEdit): Promise<Recording> {
-    const stack = labConfig(targetPhase, edit);
-    return recordProgram({
-        project: stack.project,
-        stack: stack.stack,
-        config: stack.config,
-        secretKeys: stack.secretKeys,
-        program: () => {
-            const { topology, secrets } = readStackConfig();
-            return defineStack(topology, secrets);
-        },
+    return recordWithConfig(labConfig(targetPhase, edit), () => {
+        const { topology, secrets } = readStackConfig();
+        return defineStack(topology, secrets);
     });
 }
 

@@ -21,9 +21,9 @@ import {
 import * as command from "@pulumi/command";
 import { ControlPlaneJoin } from "../../components/kubeadm";
 import { readStackConfig } from "../../components/stackConfig";
-import { recordProgram, RecordedResource, SECRET } from "../../tools/recorder";
+import { RecordedResource, SECRET } from "../../tools/recorder";
 import { stubOutputs } from "../../tools/stubs";
-import { labConfig, nameOf, recordLab } from "../helpers/program";
+import { labConfig, nameOf, recordLab, recordWithConfig } from "../helpers/program";
 import { labTopology } from "./helpers/lab";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -188,23 +188,16 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
     });
 
     it("the join step waits for what other phases hand in through beforeJoin, and those wait for the ready node", async () => {
-        const stack = labConfig("2");
-        const { resources: r } = await recordProgram({
-            project: stack.project,
-            stack: stack.stack,
-            config: stack.config,
-            secretKeys: stack.secretKeys,
-            program: () => {
-                const { topology, secrets } = readStackConfig();
-                const [placement] = newMasterPlacements(topology);
-                new ControlPlaneJoin("k8s-master-2", {
-                    topology,
-                    placement,
-                    sshPrivateKey: secrets.sshPrivateKey,
-                    beforeJoin: (ready) => [new command.remote.Command("extra-step", { connection: { host: "192.0.2.1" }, create: "true" }, { dependsOn: [ready] })],
-                });
-                return {};
-            },
+        const { resources: r } = await recordWithConfig(labConfig("2"), () => {
+            const { topology, secrets } = readStackConfig();
+            const [placement] = newMasterPlacements(topology);
+            new ControlPlaneJoin("k8s-master-2", {
+                topology,
+                placement,
+                sshPrivateKey: secrets.sshPrivateKey,
+                beforeJoin: (ready) => [new command.remote.Command("extra-step", { connection: { host: "192.0.2.1" }, create: "true" }, { dependsOn: [ready] })],
+            });
+            return {};
         });
         const find = (n: string) => r.find((x) => x.name === n)!;
         assert.ok(find("k8s-master-2-join").dependencies.map(nameOf).includes("extra-step"));
