@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
+import { capacityRow } from "../../topology";
 
 const GIB = 1024 ** 3;
 
@@ -73,5 +74,32 @@ describe("capacity-check.sh (stand-in pvesh: Proxmox cannot run here)", () => {
         assert.equal(run.status, 2);
         assert.match(run.stderr, /--physical-gib must be a number/);
         assert.equal(check(labVms, physical267, [...labArgs(262).slice(0, 8), "--planned", "205=16"]).status, 2);
+    });
+
+    // The script must apply the rule remotely to live figures, so it carries its own copy of the
+    // arithmetic; this keeps that copy equal to topology/capacity.ts's capacityRow.
+    it("agrees with capacityRow on 40 random nodes and plans (live figures equal to the config)", () => {
+        let seed = 20261121;
+        const next = (n: number) => {
+            seed = (seed * 1103515245 + 12345) % 2 ** 31;
+            return seed % n;
+        };
+        for (let i = 0; i < 40; i++) {
+            const physical = 32 + next(300);
+            const reserve = next(16);
+            const committed = next(physical);
+            const planned = [1 + next(40), 1 + next(40)];
+            const vms = [{ vmid: 100, maxmem: committed * GIB }];
+            const run = check(
+                vms,
+                physical * 1024 * 1024,
+                ["--node", "pve", "--physical-gib", String(physical), "--committed-gib", String(committed), "--reserve-gib", String(reserve), "--planned", `205:${planned[0]},206:${planned[1]}`],
+            );
+            const row = capacityRow({ node: "pve", physicalGiB: physical, committedGiB: committed, hostReserveGiB: reserve }, [
+                { name: "a", memoryGiB: planned[0] },
+                { name: "b", memoryGiB: planned[1] },
+            ]);
+            assert.equal(run.status, row.fits ? 0 : 1, `physical ${physical}, reserve ${reserve}, committed ${committed}, planned ${planned}: ${run.stderr}`);
+        }
     });
 });
