@@ -23,6 +23,20 @@ export interface InProcessHost {
     stop(hadError: boolean): void;
 }
 
+/** Modules a program run loaded: dropped before the next run, so every run registers afresh. */
+const programModules = new Set<string>();
+
+function loadProgram(programFile: string): unknown {
+    for (const key of programModules) delete require.cache[key];
+    programModules.clear();
+    const before = new Set(Object.keys(require.cache));
+    try {
+        return require(programFile);
+    } finally {
+        for (const key of Object.keys(require.cache)) if (!before.has(key) && !key.includes(`${path.sep}node_modules${path.sep}`)) programModules.add(key);
+    }
+}
+
 /**
  * Serves `program` as the language runtime the CLI connects to with `--client`. The program
  * module is required on the CLI's Run call, inside the SDK's per-run state.
@@ -34,7 +48,7 @@ export async function startInProcessHost(programFile: string): Promise<InProcess
     const { LanguageServer } = require("@pulumi/pulumi/automation/server");
     const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
     const server = new grpc.Server({ "grpc.max_receive_message_length": 1 << 30 });
-    const languageServer = new LanguageServer(() => require(programFile));
+    const languageServer = new LanguageServer(() => loadProgram(programFile));
     server.addService(langrpc.LanguageRuntimeService, languageServer);
     const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),

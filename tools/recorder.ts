@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { setAllConfig } from "@pulumi/pulumi/runtime/config";
 import { MockMonitor, MockResourceArgs, MockResourceResult, Mocks } from "@pulumi/pulumi/runtime/mocks";
 import { specialResourceSig, specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
+import * as pulumiSettings from "@pulumi/pulumi/runtime/settings";
 import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
 import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
 import { stubOutputs } from "./stubs";
@@ -95,6 +96,24 @@ interface RegisterRequest {
 export class RecordingMonitor extends MockMonitor {
     readonly recorded: RecordedResource[] = [];
     readonly registeredOutputs = new Map<string, Record<string, RecordedValue>>();
+
+    /**
+     * The URN the engine gives: the parent's whole qualified type chain before the type, and no
+     * chain for a child of the root stack. The SDK's mock keeps only the parent's last type and
+     * prefixes the stack's, so its URNs differ from the ones `pulumi stack --show-urns` prints and
+     * `destroy --target` takes (found by the engine suite, tests/engine/labPreview.engine.ts).
+     */
+    static engineUrn(parent: string, type: string, name: string): string {
+        const parentType = parent ? parent.split("::")[2] : "";
+        const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
+        return `urn:pulumi:${pulumiSettings.getStack()}::${pulumiSettings.getProject()}::${qualified}::${name}`;
+    }
+
+    constructor(mocks: Mocks) {
+        super(mocks);
+        // MockMonitor.newUrn is private in the SDK's types: replaced on the instance (SDK internal).
+        (this as unknown as { newUrn: typeof RecordingMonitor.engineUrn }).newUrn = RecordingMonitor.engineUrn;
+    }
 
     override registerResourceOutputs(req: RegisterOutputsRequest, callback: (err: unknown, response: unknown) => void): void {
         this.registeredOutputs.set(req.getUrn(), decodeWire(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, RecordedValue>);

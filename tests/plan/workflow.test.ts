@@ -46,4 +46,14 @@ describe(".github/workflows/pull-request.yml", () => {
         assert.match(action.if ?? "", /steps\.secrets\.outputs\.ok == 'true'/);
         for (const file of ["policies/PulumiPolicy.yaml", "policies/index.ts", "policies/lab.json"]) assert.ok(existsSync(path.join(ROOT, file)), file);
     });
+    it("previews with the real CLI from pulumi/actions, at the pinned version, on a throwaway local stack with placeholder secrets", () => {
+        const job = doc.jobs["engine-preview"] as Job & { env?: Record<string, string> };
+        const pins = JSON.parse(readFileSync(path.join(ROOT, "toolchain/pins.json"), "utf8"));
+        const action = job.steps.find((s) => s.uses?.startsWith("pulumi/actions"));
+        assert.equal(action?.with?.["pulumi-version"], pins.pulumi.cli);
+        assert.match(String(job.env?.PULUMI_BACKEND_URL), /^file:\/\//);
+        const runs = job.steps.map((s) => s.run ?? "").join("\n");
+        for (const key of ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret", "kubernetesAccess.kubeconfig"]) assert.match(runs, new RegExp(`config set --stack pr --secret --path ${key.replace(".", "\\.")} `));
+        assert.match(runs, /pulumi preview --stack pr --policy-pack policies --policy-pack-config policies\/lab\.json/);
+    });
 });
