@@ -4,6 +4,7 @@ export * from "./cloudinit";
 export * from "./config";
 export * from "./errors";
 export * from "./facts";
+export * from "./failureDomains";
 export * from "./ip";
 export * from "./mac";
 export * from "./phases";
