@@ -5,7 +5,8 @@
  * functions here; the quorum arithmetic is topology/quorum.ts's, the capacity arithmetic
  * topology/capacity.ts's.
  */
-import { capacityRow, NodeCapacityFacts } from "./capacity";
+import { capacityRow, NodeCapacityFacts, nodeFacts } from "./capacity";
+import type { MasterSpec, Topology } from "./config";
 import { quorumOf } from "./quorum";
 
 /** An etcd member and the Proxmox node its VM runs on. */
@@ -54,6 +55,14 @@ export interface SpreadInput {
     readonly members: readonly SpreadMember[];
 }
 
+/** The spread rule's input for some of a topology's masters (those a phase has), as the plan looks at it. */
+export function spreadInputOf(topology: Topology, masters: readonly MasterSpec[]): SpreadInput {
+    return {
+        nodes: topology.proxmox.nodes.map(nodeFacts),
+        members: masters.map((m) => ({ name: m.name, node: m.node, memoryGiB: m.memoryGiB, existing: m.existing })),
+    };
+}
+
 export interface SpreadFinding {
     readonly case: SpreadCase;
     /** Only the three-or-more case refuses; the others are advice. */
@@ -66,7 +75,8 @@ export interface SpreadFinding {
 
 const list = (names: readonly string[]): string => names.join(", ");
 
-function lossWords(d: FailureDomain, total: number): string {
+/** What losing one node costs, in words: "losing pve (a, b) leaves 1 of 3, below quorum 2: ...". */
+export function lossWords(d: FailureDomain, total: number): string {
     const who = d.members.length ? `${d.node} (${list(d.members)})` : `${d.node} (no member)`;
     return d.quorumKeptIfLost
         ? `losing ${who} leaves ${d.survivorsIfLost} of ${total}, quorum kept`

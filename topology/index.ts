@@ -14,3 +14,4 @@ export * from "./kubeadm";
 export * from "./loadBalancer";
 export * from "./phaseOrder";
 export * from "./secrets";
+export * from "./unblock";
