@@ -84,3 +84,10 @@ export const controlPlaneSpread = spreadPolicy(
     "With three or more Proxmox nodes, refuses a placement where one node holds as many etcd members as the quorum " +
         "(its loss would stop etcd), and names a placement that would not.",
 );
+
+/** The pack entry that speaks for each case (the plan names it next to the rule's words). */
+export const SPREAD_POLICY_BY_CASE: Readonly<Record<SpreadCase, StackValidationPolicy>> = {
+    "one-node": controlPlaneSpreadOneNode,
+    "two-nodes": controlPlaneSpreadTwoNodes,
+    "three-or-more-nodes": controlPlaneSpread,
+};
