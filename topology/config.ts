@@ -7,7 +7,7 @@ import { ClusterOpsConfig, readClusterOps } from "./clusterOps";
 import { ConfigError, ConfigIssue } from "./errors";
 import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange, vipConflicts } from "./ip";
 import { KUBEADM_CONFIG_API_VERSIONS, kubeadmConfigApiVersion, parseKubeadmDuration } from "./kubeadm";
-import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, HealthCheckTimings } from "./loadBalancer";
+import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, DEFAULT_PFSENSE_HOST_ALIAS, HealthCheckTimings, PFSENSE_ALIAS_NAME } from "./loadBalancer";
 import { isPhaseId, PhaseId, PHASE_IDS } from "./phases";
 import { checkFinalControlPlane } from "./quorum";
 
@@ -94,6 +94,8 @@ export interface LoadBalancerConfig {
     readonly waitUpSeconds: number;
     /** haproxy: the haproxy.cfg the managed block goes into. */
     readonly haproxyConfig: string;
+    /** pfsense: the VIP's host alias (Firewall > Aliases > Hosts). */
+    readonly hostAlias: string;
 }
 
 /** A record the VIP's name replaces (the seed's stale `kubernetes IN A 10.0.20.100`). */
@@ -479,6 +481,10 @@ function readLoadBalancer(r: Reader, value: unknown): LoadBalancerConfig {
     if (haproxyConfig && !/^\/[A-Za-z0-9._\/-]+$/.test(haproxyConfig)) {
         r.fail("loadBalancer.haproxyConfig", l.haproxyConfig, "must be an absolute path of letters, digits, . _ - and /");
     }
+    const hostAlias = r.string(l, "hostAlias", "loadBalancer.hostAlias", DEFAULT_PFSENSE_HOST_ALIAS);
+    if (hostAlias && !PFSENSE_ALIAS_NAME.test(hostAlias)) {
+        r.fail("loadBalancer.hostAlias", l.hostAlias, "must be a pfSense alias name: up to 31 letters, digits or _ (no hyphens), not only digits or underscores");
+    }
     return {
         kind: kind as LoadBalancerKind,
         host: r.string(l, "host", "loadBalancer.host"),
@@ -487,6 +493,7 @@ function readLoadBalancer(r: Reader, value: unknown): LoadBalancerConfig {
         healthCheck,
         waitUpSeconds: r.integer(l, "waitUpSeconds", "loadBalancer.waitUpSeconds", 0, 600, 60),
         haproxyConfig,
+        hostAlias,
     };
 }
 
