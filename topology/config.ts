@@ -5,6 +5,7 @@
  */
 import { ClusterOpsConfig, readClusterOps } from "./clusterOps";
 import { ConfigError, ConfigIssue } from "./errors";
+import { IpamConfig, readIpam } from "./ipam";
 import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange, vipConflicts } from "./ip";
 import { KUBEADM_CONFIG_API_VERSIONS, kubeadmConfigApiVersion, parseKubeadmDuration } from "./kubeadm";
 import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, DEFAULT_PFSENSE_HOST_ALIAS, HealthCheckTimings, PFSENSE_ALIAS_NAME } from "./loadBalancer";
@@ -17,7 +18,7 @@ export const KUBEADM_MIN_CONTROL_PLANE_MEMORY_GIB = 2;
 export const DEFAULT_HOST_RESERVE_GIB = 8;
 
 /** Config keys whose leaves are secrets; the topology never holds their values. */
-export const SECRET_CONFIG_PATHS = ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret", "kubernetesAccess.kubeconfig"] as const;
+export const SECRET_CONFIG_PATHS = ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret", "kubernetesAccess.kubeconfig", "ipam.token"] as const;
 export type SecretConfigPath = (typeof SECRET_CONFIG_PATHS)[number];
 
 export const LOAD_BALANCER_KINDS = ["pfsense", "haproxy"] as const;
@@ -168,6 +169,8 @@ export interface Topology {
     readonly kubeadm: KubeadmConfig;
     /** Phases 1.5 and 4 to 7: flags, cut-over, etcd maintenance, kured gate, upgrade chain. */
     readonly clusterOps: ClusterOpsConfig;
+    /** Phase 1.1: where the VIP and the new masters' addresses are registered (optional). */
+    readonly ipam?: IpamConfig;
 }
 
 /** The config as Pulumi hands it over: project key (without namespace) to parsed value. */
@@ -284,6 +287,7 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
     const dns = readDns(r, raw.dns, cluster);
     const kubeadm = readKubeadm(r, raw.kubeadm, semver ? kubernetesVersion : undefined);
     const clusterOps = readClusterOps(r, raw, isPhaseId(targetPhase) ? targetPhase : undefined);
+    const ipam = readIpam(r, raw.ipam);
 
     checkMasters(r, masters, proxmox);
     checkAddresses(r, cluster, masters, workers);
@@ -309,6 +313,7 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
         dns,
         kubeadm,
         clusterOps,
+        ...(ipam ? { ipam } : {}),
     });
 }
 

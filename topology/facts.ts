@@ -59,6 +59,7 @@ export const COMPONENT_TYPES = {
     apiserverLoadBalancer: "ha-control-plane:loadbalancer:ApiserverLoadBalancer",
     apiserverPoolMember: "ha-control-plane:loadbalancer:ApiserverPoolMember",
     apiserverDnsRecord: "ha-control-plane:loadbalancer:ApiserverDnsRecord",
+    ipamRegistration: "ha-control-plane:ipam:IpamRegistration",
     flagParity: "ha-control-plane:clusterOps:FlagParity",
     auditPolicyFile: "ha-control-plane:clusterOps:AuditPolicyFile",
     configMapCutover: "ha-control-plane:clusterOps:ConfigMapCutover",
@@ -81,11 +82,12 @@ export const LOAD_BALANCER_PHASE_COMPONENTS: readonly ComponentType[] = [COMPONE
 
 /**
  * Components whose commands hand a secret from the stack config to the remote process on stdin
- * (the TSIG secret to nsupdate). Secrets made by resources (join material) are found through
+ * (the TSIG secret to nsupdate, the phpIPAM token to curl). Secrets made by resources (join material) are found through
  * the graph instead; see topology/secrets.ts.
  */
 export const CONFIG_SECRET_CARRIERS: Readonly<Partial<Record<ComponentType, string>>> = {
     [COMPONENT_TYPES.apiserverDnsRecord]: "the TSIG secret",
+    [COMPONENT_TYPES.ipamRegistration]: "the phpIPAM app code token",
 };
 
 // ---------------------------------------------------------------------------------------------

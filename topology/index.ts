@@ -6,6 +6,7 @@ export * from "./errors";
 export * from "./facts";
 export * from "./failureDomains";
 export * from "./ip";
+export * from "./ipam";
 export * from "./mac";
 export * from "./phases";
 export * from "./quorum";
