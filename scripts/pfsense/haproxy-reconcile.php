@@ -393,6 +393,31 @@ function ha_reload_filter(): void {
 	ha_say('firewall filter reload requested (aliases)');
 }
 
+/**
+ * Says and writes what changed, in one config write: the HAProxy items (checked with haproxy -c
+ * first) and the aliases, then the filter reload an alias change needs. Returns whether HAProxy
+ * items changed; reloading HAProxy for them is the caller's (the VIP's order around it differs).
+ */
+function ha_write_changes(array $doc, string $what, array $changes, array $items, array $aliasChanges, ?array $aliases): bool {
+	foreach (array_merge($changes, $aliasChanges) as $line) {
+		ha_say($line);
+	}
+	if (count($aliasChanges) > 0) {
+		config_set_path(HA_ALIASES, $aliases);
+	}
+	if (count($changes) > 0) {
+		foreach ($items as $path => $value) {
+			config_set_path($path, $value);
+		}
+		ha_check_haproxy();
+	}
+	ha_commit($doc['owner'], $what, array_merge($changes, $aliasChanges));
+	if (count($aliasChanges) > 0) {
+		ha_reload_filter();
+	}
+	return count($changes) > 0;
+}
+
 /** A reload with the package disabled stops HAProxy (haproxy_check_run): refuse instead. */
 function ha_require_enabled(): void {
 	if (config_get_path('installedpackages/haproxy/enable') === null) {
@@ -491,23 +516,8 @@ function ha_apply(array $doc): void {
 	if (count($changes) === 0 && count($aliasChanges) === 0) {
 		ha_say('no change: pfSense already matches the declared load balancer (haproxy not reloaded)');
 	} else {
-		foreach (array_merge($changes, $aliasChanges) as $line) {
-			ha_say($line);
-		}
-		if (count($aliasChanges) > 0) {
-			config_set_path(HA_ALIASES, $aliases);
-		}
-		if (count($changes) > 0) {
-			config_set_path(HA_VIPS, $vips);
-			config_set_path(HA_POOLS, $pools);
-			config_set_path(HA_FRONTENDS, $frontends);
-			ha_check_haproxy();
-		}
-		ha_commit($doc['owner'], 'apiserver load balancer', array_merge($changes, $aliasChanges));
-		if (count($aliasChanges) > 0) {
-			ha_reload_filter();
-		}
-		if (count($changes) > 0) {
+		$items = [HA_VIPS => $vips, HA_POOLS => $pools, HA_FRONTENDS => $frontends];
+		if (ha_write_changes($doc, 'apiserver load balancer', $changes, $items, $aliasChanges, $aliases)) {
 			if ($vipItem !== null) {
 				if ($vipOld !== null) {
 					interface_vip_bring_down($vipOld);
@@ -571,23 +581,8 @@ function ha_delete(array $doc): void {
 		ha_say('no change: nothing of this stack is configured (haproxy not reloaded)');
 		return;
 	}
-	foreach (array_merge($changes, $aliasChanges) as $line) {
-		ha_say($line);
-	}
-	if (count($aliasChanges) > 0) {
-		config_set_path(HA_ALIASES, $aliases);
-	}
-	if (count($changes) > 0) {
-		config_set_path(HA_FRONTENDS, $frontends);
-		config_set_path(HA_POOLS, $pools);
-		config_set_path(HA_VIPS, $vips);
-		ha_check_haproxy();
-	}
-	ha_commit($doc['owner'], 'remove apiserver load balancer', array_merge($changes, $aliasChanges));
-	if (count($aliasChanges) > 0) {
-		ha_reload_filter();
-	}
-	if (count($changes) === 0) {
+	$items = [HA_FRONTENDS => $frontends, HA_POOLS => $pools, HA_VIPS => $vips];
+	if (!ha_write_changes($doc, 'remove apiserver load balancer', $changes, $items, $aliasChanges, $aliases)) {
 		return;
 	}
 	ha_reload_haproxy();

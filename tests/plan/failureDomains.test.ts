@@ -62,6 +62,14 @@ describe("plan: failure domains and the way out of the deferral", () => {
         assert.match(text, /Result: OK to run phase 0/, "the advice changes no verdict");
     });
 
+    it("the README shows the lab's failure domains and way out exactly as the plan prints them", () => {
+        const readme = readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+        const block = readme.slice(readme.indexOf("Outlook: failure domains once phase 3 has run"), readme.indexOf("```", readme.indexOf("Outlook: failure domains once phase 3 has run")));
+        assert.ok(block.includes("Way out:"), "the README has the block");
+        const text = renderText(lab);
+        for (const line of block.split("\n").filter(Boolean)) assert.ok(text.includes(line), `README line not in the plan: ${line}`);
+    });
+
     it("the right-sizing follows control-plane-sizing's config (the plan's policy config)", async () => {
         const plan = await computePlan({ policyConfig: { "control-plane-sizing": { observedWorkingSetGiB: 4, maxRatio: 3 } } });
         const resize = plan.unblock.find((o) => o.kind === "right-size-existing-master")!;
