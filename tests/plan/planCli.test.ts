@@ -9,7 +9,8 @@ const ROOT = path.resolve(__dirname, "../..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
 function plan(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const run = spawnSync(TSX, [path.join(ROOT, "tools/plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    // The phase 7 JSON is over 1 MiB, spawnSync's default buffer: read it to the end.
+    const run = spawnSync(TSX, [path.join(ROOT, "tools/plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
     return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
