@@ -10,6 +10,7 @@ import {
 } from "../topology";
 import type { ExternalConsumerOutput, MasterSpec } from "../topology";
 import { CapacityGate } from "./capacityGate";
+import { ControlPlanePlacement } from "./controlPlanePlacement";
 import { cutoverPhase, etcdMaintenancePhase, flagParityPhase, kuredGatePhase, upgradeChainPhase, verificationPhase } from "./clusterOps";
 import { ControlPlaneJoin, Retrofit } from "./kubeadm";
 import { addPoolMember, loadBalancerPhase } from "./loadBalancer";
@@ -70,13 +71,15 @@ function newStackContext(topology: Topology, secrets: StackSecrets): StackContex
 
 /**
  * A master phase: for each new master of the phase, one at a time, the steps that bring it in.
- * Phase 2 first checks every Proxmox node the new masters land on (all of them, so a plan that
- * cannot finish does not start). Each master waits for the previous master's last step.
+ * Phase 2 first records where the control plane runs (facts for the spread policies) and checks
+ * every Proxmox node the new masters land on (all of them, so a plan that cannot finish does not
+ * start). Each master waits for the previous master's last step.
  */
 function addNewMasters(ctx: StackContext, phase: Phase): void {
     const { topology } = ctx;
     let gates: CapacityGate[] = [];
     if (phase.id === "2") {
+        new ControlPlanePlacement("control-plane-placement", { topology }, phase.childOptions());
         const allNew = topology.newMasters;
         gates = capacityPlan(topology, allNew)
             .filter((row) => row.planned.length > 0)

@@ -6,6 +6,8 @@ export interface StackSecrets {
     readonly proxmoxApiToken: pulumi.Output<string>;
     readonly sshPrivateKey: pulumi.Output<string>;
     readonly dnsTsigSecret: pulumi.Output<string>;
+    /** Only with an `ipam` config. */
+    readonly ipamToken?: pulumi.Output<string>;
 }
 
 /** Pulumi hands config over as strings, objects as JSON text; parse back to values. */
@@ -46,6 +48,7 @@ export function readStackConfig(): { topology: Topology; secrets: StackSecrets }
             proxmoxApiToken: secretField("proxmox", "apiToken"),
             sshPrivateKey: secretField("ssh", "privateKey"),
             dnsTsigSecret: secretField("dns", "tsigSecret"),
+            ...(topology.ipam ? { ipamToken: secretField("ipam", "token") } : {}),
         },
     };
 }

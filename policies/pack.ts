@@ -14,6 +14,7 @@ import { originalMasterProtected } from "./protection";
 import { ramHeadroom } from "./ramHeadroom";
 import { secretsStaySecret } from "./secrets";
 import { controlPlaneSizing } from "./sizing";
+import { controlPlaneSpread, controlPlaneSpreadOneNode, controlPlaneSpreadTwoNodes } from "./spread";
 
 export const PACK_NAME = "ha-control-plane";
 
@@ -23,6 +24,10 @@ export const policies: Policies = [
     etcdQuorum,
     etcdQuorumTransition,
     controlPlaneSizing,
+    // What losing one Proxmox host costs (one entry per case: each has its own level).
+    controlPlaneSpread,
+    controlPlaneSpreadTwoNodes,
+    controlPlaneSpreadOneNode,
     // Order of the phases.
     phaseOrder,
     // Load balancer and network.

@@ -4,7 +4,7 @@
  * that would sit idle on a host that is short of it, and against less than the working set.
  */
 import { StackValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_MAX_WORKING_SET_RATIO, SEED_OBSERVED_WORKING_SET_GIB, SizingBasis, sizingAdvice } from "../topology";
+import { DEFAULT_MAX_WORKING_SET_RATIO, SEED_OBSERVED_WORKING_SET_GIB, SizingBasis, sizingAdvice, sizingBasis } from "../topology";
 import { plannedVms } from "./resources";
 
 export const controlPlaneSizing: StackValidationPolicy = {
@@ -25,11 +25,7 @@ export const controlPlaneSizing: StackValidationPolicy = {
         },
     },
     validateStack: (args, reportViolation) => {
-        const config = args.getConfig<Partial<SizingBasis>>();
-        const basis: SizingBasis = {
-            observedWorkingSetGiB: config.observedWorkingSetGiB ?? SEED_OBSERVED_WORKING_SET_GIB,
-            maxRatio: config.maxRatio ?? DEFAULT_MAX_WORKING_SET_RATIO,
-        };
+        const basis = sizingBasis(args.getConfig<Partial<SizingBasis>>());
         for (const vm of plannedVms(args.resources).filter((v) => v.member !== undefined)) {
             const advice = sizingAdvice(vm.name, vm.memoryGiB, basis);
             if (advice) reportViolation(advice, vm.resource.urn);

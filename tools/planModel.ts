@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { policies as packPolicies } from "../policies/pack";
+import { SPREAD_POLICY_BY_CASE } from "../policies/spread";
 import { policyConfigDrift, policyConfigFromTopology } from "../policies/topologyConfig";
 import { defineStack } from "../components/stack";
 import { readStackConfig } from "../components/stackConfig";
@@ -14,14 +15,23 @@ import {
     CapacityRow,
     COMPONENT_TYPES,
     describeCapacity,
+    FailureDomain,
+    failureDomains,
+    judgeSpread,
     loadTopology,
+    MasterSpec,
     PhaseId,
     phaseInfo,
     phasesUpTo,
     plannedNewMasters,
     quorumPlan,
     QuorumPlanStep,
+    SizingBasis,
+    sizingBasis,
+    spreadInputOf,
     Topology,
+    unblockOptions,
+    UnblockOption,
 } from "../topology";
 import { recordProgram, RecordedResource, RecordedValue } from "./recorder";
 import { PolicyConfig, PolicyConfigError, resolvePolicyConfig, runPolicies, unknownPolicyNames, Violation } from "./policyRunner";
@@ -56,6 +66,16 @@ export interface CapacityEntry {
     readonly verdict: string;
 }
 
+/** What the spread rule says about a placement, and which pack entry says it (at its level). */
+export interface SpreadVerdict {
+    readonly policy: string;
+    readonly enforcementLevel: string;
+    readonly message: string;
+}
+
+/** An unblock option for the capacity of one view of the plan (the target phase or the outlook). */
+export type PlannedUnblock = UnblockOption & { readonly throughPhase: PhaseId };
+
 /** A verdict with the phase of the resource it names; none for a stack-wide one. */
 export interface PlannedViolation extends Violation {
     readonly phase?: PhaseId;
@@ -68,13 +88,25 @@ export interface PlanResult {
     readonly phases: readonly PlannedPhase[];
     readonly capacity: readonly CapacityEntry[];
     readonly quorum: readonly QuorumPlanStep[];
+    /** Per Proxmox node at the target phase: its etcd members, who is left if it fails, quorum kept or not. */
+    readonly failureDomains: readonly FailureDomain[];
     readonly violations: readonly PlannedViolation[];
     /** Where the policy config came from (a file, or the stack's topology alone). */
     readonly policyConfigSource: string;
     /** The policies applied (the whole pack). */
     readonly policyNames: readonly string[];
     /** Capacity once every master phase has run, at today's figures (the go/no-go outlook). */
-    readonly outlook: { readonly throughPhase: PhaseId; readonly capacity: readonly CapacityEntry[] } | undefined;
+    readonly outlook:
+        | {
+              readonly throughPhase: PhaseId;
+              readonly capacity: readonly CapacityEntry[];
+              readonly failureDomains: readonly FailureDomain[];
+              /** What the spread rule would say once every master joined (none: nothing to say). */
+              readonly spread: SpreadVerdict | null;
+          }
+        | undefined;
+    /** For each node that cannot take its new masters (target phase, then outlook): the ways out. */
+    readonly unblock: readonly PlannedUnblock[];
     readonly notes: readonly string[];
     readonly blocked: boolean;
 }
@@ -129,6 +161,18 @@ function capacityEntries(rows: readonly CapacityRow[]): CapacityEntry[] {
         fits: row.fits,
         verdict: describeCapacity(row),
     }));
+}
+
+function spreadVerdict(topology: Topology, masters: readonly MasterSpec[], levels: Map<string, { level: string }>): SpreadVerdict | null {
+    const finding = judgeSpread(spreadInputOf(topology, masters));
+    if (!finding) return null;
+    const policy = SPREAD_POLICY_BY_CASE[finding.case].name;
+    return { policy, enforcementLevel: levels.get(policy)?.level ?? "advisory", message: finding.message };
+}
+
+/** Unblock options for the nodes blocked among `masters`, each tagged with the phase it is for. */
+function unblockFor(topology: Topology, masters: readonly MasterSpec[], sizing: SizingBasis, throughPhase: PhaseId): PlannedUnblock[] {
+    return unblockOptions(topology, masters, sizing).map((o) => ({ ...o, throughPhase }));
 }
 
 /** The phase a resource belongs to: its nearest Phase ancestor. */
@@ -206,7 +250,9 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
     }
     const policyConfig = mergePolicyConfig(derived, fileConfig, options.policyConfig);
     // A bad policy config is refused before the program runs (exit 2), as the CLI refuses it.
-    resolvePolicyConfig(packPolicies, policyConfig);
+    const resolved = resolvePolicyConfig(packPolicies, policyConfig);
+    // The unblock options right-size with the sizing policy's own figures.
+    const sizing = sizingBasis(resolved.get("control-plane-sizing")?.properties as Partial<SizingBasis> | undefined);
     const recording = await recordProgram({
         project: stackConfig.project,
         stack: stackConfig.stack,
@@ -224,6 +270,10 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
     const masters = [topology.existingMaster, ...plannedNewMasters(topology).map((p) => p.master)];
     const lastMasterPhase = plannedNewMasters(topology, "7").at(-1)?.phase;
     const outlookNeeded = lastMasterPhase !== undefined && plannedNewMasters(topology).length < topology.newMasters.length;
+    const unblock = [
+        ...unblockFor(topology, masters, sizing, topology.targetPhase),
+        ...(outlookNeeded ? unblockFor(topology, topology.masters, sizing, lastMasterPhase) : []),
+    ];
     return {
         stack: stackConfig.stack,
         targetPhase: topology.targetPhase,
@@ -231,6 +281,7 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
         phases,
         capacity: capacityEntries(capacityPlan(topology, masters)),
         quorum: quorumPlan(topology),
+        failureDomains: failureDomains(topology.proxmox.nodes.map((n) => n.name), masters),
         violations: violations.map((v) => {
             const phase = v.urn ? phaseOfUrn.get(v.urn) : undefined;
             return phase ? { ...v, phase } : v;
@@ -238,8 +289,14 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
         policyNames: packPolicies.map((p) => p.name),
         policyConfigSource: shownFile || "derived from the stack's topology (no policy config file)",
         outlook: outlookNeeded
-            ? { throughPhase: lastMasterPhase, capacity: capacityEntries(capacityPlan(topology, topology.masters)) }
+            ? {
+                  throughPhase: lastMasterPhase,
+                  capacity: capacityEntries(capacityPlan(topology, topology.masters)),
+                  failureDomains: failureDomains(topology.proxmox.nodes.map((n) => n.name), topology.masters),
+                  spread: spreadVerdict(topology, topology.masters, resolved),
+              }
             : undefined,
+        unblock,
         notes,
         blocked: violations.some((v) => v.enforcementLevel === "mandatory"),
     };

@@ -1,5 +1,6 @@
 /** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
-import { CapacityEntry, PlannedResource, PlannedViolation, PlanResult } from "./planModel";
+import type { FailureDomain } from "../topology";
+import { CapacityEntry, PlannedResource, PlannedUnblock, PlannedViolation, PlanResult } from "./planModel";
 import { RecordedValue } from "./recorder";
 
 const SHORT_TYPES: Record<string, string> = {
@@ -94,6 +95,32 @@ function capacityTable(rows: readonly CapacityEntry[]): string[] {
     ]);
 }
 
+function survivorWords(d: FailureDomain, domains: readonly FailureDomain[]): string {
+    const total = domains.reduce((n, x) => n + x.members.length, 0);
+    return `${d.survivorsIfLost} of ${total}`;
+}
+
+function failureDomainTable(domains: readonly FailureDomain[]): string[] {
+    return pad([
+        ["node", "etcd members", "left if lost", "quorum if lost"],
+        ...domains.map((d) => [d.node, d.members.join(", ") || "-", survivorWords(d, domains), d.quorumKeptIfLost ? "kept" : "LOST"]),
+    ]);
+}
+
+/** The unblock options grouped by node and phase, in the order the plan computed them. */
+function unblockGroups(options: readonly PlannedUnblock[]): { title: string; options: PlannedUnblock[] }[] {
+    const groups: { title: string; options: PlannedUnblock[] }[] = [];
+    for (const o of options) {
+        const title = `${o.node}, for the masters through phase ${o.throughPhase}`;
+        const group = groups.find((g) => g.title === title);
+        if (group) group.options.push(o);
+        else groups.push({ title, options: [o] });
+    }
+    return groups;
+}
+
+const UNBLOCK_TITLE = "Way out: what would let each blocked node take its new masters (every figure from the capacity rule)";
+
 /** The violations of one phase, or (phase undefined) the stack-wide ones, mandatory first. */
 function verdictsOf(plan: PlanResult, phase: string | undefined): PlannedViolation[] {
     const rank = (v: PlannedViolation) => (v.enforcementLevel === "mandatory" ? 0 : 1);
@@ -123,13 +150,23 @@ export function renderText(plan: PlanResult): string {
         for (const v of verdictsOf(plan, phase.id)) out.push(`  ! ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
     }
     out.push("", "Proxmox capacity at the target phase (GiB)", ...capacityTable(plan.capacity).map((l) => `  ${l}`));
+    out.push("", "Failure domains at the target phase (each Proxmox node: what losing it leaves of etcd)", ...failureDomainTable(plan.failureDomains).map((l) => `  ${l}`));
     if (plan.outlook) {
+        const { spread } = plan.outlook;
         out.push(
             "",
             `Outlook: capacity once phase ${plan.outlook.throughPhase} has run, at today's figures (GiB)`,
             ...capacityTable(plan.outlook.capacity).map((l) => `  ${l}`),
             ...plan.outlook.capacity.map((c) => `  ${c.fits ? "ok" : "BLOCKED"}: ${c.verdict}`),
+            "",
+            `Outlook: failure domains once phase ${plan.outlook.throughPhase} has run`,
+            ...failureDomainTable(plan.outlook.failureDomains).map((l) => `  ${l}`),
+            ...(spread ? [`  ${spread.enforcementLevel.toUpperCase()} ${spread.policy} (at phase ${plan.outlook.throughPhase}): ${spread.message}`] : []),
         );
+    }
+    if (plan.unblock.length) {
+        out.push("", UNBLOCK_TITLE);
+        for (const group of unblockGroups(plan.unblock)) out.push(`  ${group.title}:`, ...group.options.map((o) => `    - ${o.summary}`));
     }
     out.push(
         "",
@@ -171,8 +208,10 @@ export function renderJson(plan: PlanResult): string {
                     headroomGiB: c.headroomGiB,
                 })),
                 quorum: plan.quorum.map((q) => ({ phase: q.phase, master: q.master, members: q.members, quorum: q.quorum, faultTolerance: q.faultTolerance })),
+                failureDomains: plan.failureDomains,
                 violations: plan.violations,
                 outlook: plan.outlook ?? null,
+                unblock: plan.unblock,
                 notes: plan.notes,
             },
             null,
@@ -219,9 +258,22 @@ export function renderMarkdown(plan: PlanResult): string {
     for (const c of plan.capacity) {
         out.push(`| ${c.node} | ${c.physicalGiB} | ${c.hostReserveGiB} | ${c.committedGiB} | ${c.plannedGiB} | ${c.headroomGiB} | ${verdictWord(c)} |`);
     }
+    const domainRows = (domains: readonly FailureDomain[]) => [
+        "| node | etcd members | left if lost | quorum if lost |",
+        "|---|---|---|---|",
+        ...domains.map((d) => `| ${d.node} | ${d.members.join(", ") || "-"} | ${survivorWords(d, domains)} | ${d.quorumKeptIfLost ? "kept" : "**lost**"} |`),
+    ];
+    out.push("", "### Failure domains at the target phase", "", ...domainRows(plan.failureDomains));
     if (plan.outlook) {
+        const { spread } = plan.outlook;
         out.push("", `### Outlook: capacity once phase ${plan.outlook.throughPhase} has run, at today's figures`, "");
         for (const c of plan.outlook.capacity) out.push(`- ${c.fits ? "fits" : "**BLOCKED**"}: ${c.verdict}`);
+        out.push("", `### Outlook: failure domains once phase ${plan.outlook.throughPhase} has run`, "", ...domainRows(plan.outlook.failureDomains));
+        if (spread) out.push("", `**${spread.enforcementLevel}** \`${spread.policy}\`: ${spread.message}`);
+    }
+    if (plan.unblock.length) {
+        out.push("", `### ${UNBLOCK_TITLE}`);
+        for (const group of unblockGroups(plan.unblock)) out.push("", `${group.title}:`, "", ...group.options.map((o) => `- ${o.summary}`));
     }
     out.push("", "### etcd quorum", "", "| after phase | master | members | quorum | tolerates |", "|---|---|---|---|---|");
     for (const q of plan.quorum) out.push(`| ${q.phase} | ${q.master} | ${q.members} | ${q.quorum} | ${q.faultTolerance} |`);

@@ -84,6 +84,19 @@ export interface SizingBasis {
     readonly maxRatio: number;
 }
 
+/** The basis from control-plane-sizing's config, the seed's figures where it gives none. */
+export function sizingBasis(config: Partial<SizingBasis> = {}): SizingBasis {
+    return {
+        observedWorkingSetGiB: config.observedWorkingSetGiB ?? SEED_OBSERVED_WORKING_SET_GIB,
+        maxRatio: config.maxRatio ?? DEFAULT_MAX_WORKING_SET_RATIO,
+    };
+}
+
+/** The largest master the basis calls right-sized: maxRatio times the working set, in whole GiB (19 GiB for 4 x 4.6). */
+export function suggestedMasterSizeGiB(basis: SizingBasis): number {
+    return Math.ceil(basis.maxRatio * basis.observedWorkingSetGiB);
+}
+
 /**
  * Advice on a master's RAM against the observed working set: above maxRatio times it, the VM
  * holds memory the Proxmox host needs elsewhere (the seed's deferral was about exactly that);
@@ -93,7 +106,7 @@ export interface SizingBasis {
 export function sizingAdvice(name: string, memoryGiB: number, basis: SizingBasis): string | undefined {
     const ratio = Math.round((memoryGiB / basis.observedWorkingSetGiB) * 10) / 10;
     if (memoryGiB > basis.maxRatio * basis.observedWorkingSetGiB) {
-        const suggested = Math.ceil(basis.maxRatio * basis.observedWorkingSetGiB);
+        const suggested = suggestedMasterSizeGiB(basis);
         return (
             `${name} gets ${memoryGiB} GiB, ${ratio}x the observed working set of ${basis.observedWorkingSetGiB} GiB ` +
             `(more than ${basis.maxRatio}x): that memory sits idle on a host that is short of it; ${suggested} GiB or less would do`

@@ -5,9 +5,10 @@
  */
 import { ClusterOpsConfig, readClusterOps } from "./clusterOps";
 import { ConfigError, ConfigIssue } from "./errors";
+import { IpamConfig, readIpam } from "./ipam";
 import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange, vipConflicts } from "./ip";
 import { KUBEADM_CONFIG_API_VERSIONS, kubeadmConfigApiVersion, parseKubeadmDuration } from "./kubeadm";
-import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, HealthCheckTimings } from "./loadBalancer";
+import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, DEFAULT_PFSENSE_HOST_ALIAS, HealthCheckTimings, PFSENSE_ALIAS_NAME } from "./loadBalancer";
 import { isPhaseId, PhaseId, PHASE_IDS } from "./phases";
 import { checkFinalControlPlane } from "./quorum";
 
@@ -17,7 +18,7 @@ export const KUBEADM_MIN_CONTROL_PLANE_MEMORY_GIB = 2;
 export const DEFAULT_HOST_RESERVE_GIB = 8;
 
 /** Config keys whose leaves are secrets; the topology never holds their values. */
-export const SECRET_CONFIG_PATHS = ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret", "kubernetesAccess.kubeconfig"] as const;
+export const SECRET_CONFIG_PATHS = ["proxmox.apiToken", "ssh.privateKey", "dns.tsigSecret", "kubernetesAccess.kubeconfig", "ipam.token"] as const;
 export type SecretConfigPath = (typeof SECRET_CONFIG_PATHS)[number];
 
 export const LOAD_BALANCER_KINDS = ["pfsense", "haproxy"] as const;
@@ -94,6 +95,8 @@ export interface LoadBalancerConfig {
     readonly waitUpSeconds: number;
     /** haproxy: the haproxy.cfg the managed block goes into. */
     readonly haproxyConfig: string;
+    /** pfsense: the VIP's host alias (Firewall > Aliases > Hosts). */
+    readonly hostAlias: string;
 }
 
 /** A record the VIP's name replaces (the seed's stale `kubernetes IN A 10.0.20.100`). */
@@ -166,6 +169,8 @@ export interface Topology {
     readonly kubeadm: KubeadmConfig;
     /** Phases 1.5 and 4 to 7: flags, cut-over, etcd maintenance, kured gate, upgrade chain. */
     readonly clusterOps: ClusterOpsConfig;
+    /** Phase 1.1: where the VIP and the new masters' addresses are registered (optional). */
+    readonly ipam?: IpamConfig;
 }
 
 /** The config as Pulumi hands it over: project key (without namespace) to parsed value. */
@@ -282,6 +287,7 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
     const dns = readDns(r, raw.dns, cluster);
     const kubeadm = readKubeadm(r, raw.kubeadm, semver ? kubernetesVersion : undefined);
     const clusterOps = readClusterOps(r, raw, isPhaseId(targetPhase) ? targetPhase : undefined);
+    const ipam = readIpam(r, raw.ipam);
 
     checkMasters(r, masters, proxmox);
     checkAddresses(r, cluster, masters, workers);
@@ -307,6 +313,7 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
         dns,
         kubeadm,
         clusterOps,
+        ...(ipam ? { ipam } : {}),
     });
 }
 
@@ -479,6 +486,10 @@ function readLoadBalancer(r: Reader, value: unknown): LoadBalancerConfig {
     if (haproxyConfig && !/^\/[A-Za-z0-9._\/-]+$/.test(haproxyConfig)) {
         r.fail("loadBalancer.haproxyConfig", l.haproxyConfig, "must be an absolute path of letters, digits, . _ - and /");
     }
+    const hostAlias = r.string(l, "hostAlias", "loadBalancer.hostAlias", DEFAULT_PFSENSE_HOST_ALIAS);
+    if (hostAlias && !PFSENSE_ALIAS_NAME.test(hostAlias)) {
+        r.fail("loadBalancer.hostAlias", l.hostAlias, "must be a pfSense alias name: up to 31 letters, digits or _ (no hyphens), not only digits or underscores");
+    }
     return {
         kind: kind as LoadBalancerKind,
         host: r.string(l, "host", "loadBalancer.host"),
@@ -487,6 +498,7 @@ function readLoadBalancer(r: Reader, value: unknown): LoadBalancerConfig {
         healthCheck,
         waitUpSeconds: r.integer(l, "waitUpSeconds", "loadBalancer.waitUpSeconds", 0, 600, 60),
         haproxyConfig,
+        hostAlias,
     };
 }
 

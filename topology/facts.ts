@@ -53,11 +53,13 @@ export const COMPONENT_TYPES = {
     phase: "ha-control-plane:index:Phase",
     masterVm: "ha-control-plane:proxmox:MasterVm",
     capacityGate: "ha-control-plane:proxmox:CapacityGate",
+    controlPlanePlacement: "ha-control-plane:proxmox:ControlPlanePlacement",
     retrofit: "ha-control-plane:kubeadm:Retrofit",
     controlPlaneJoin: "ha-control-plane:kubeadm:ControlPlaneJoin",
     apiserverLoadBalancer: "ha-control-plane:loadbalancer:ApiserverLoadBalancer",
     apiserverPoolMember: "ha-control-plane:loadbalancer:ApiserverPoolMember",
     apiserverDnsRecord: "ha-control-plane:loadbalancer:ApiserverDnsRecord",
+    ipamRegistration: "ha-control-plane:ipam:IpamRegistration",
     flagParity: "ha-control-plane:clusterOps:FlagParity",
     auditPolicyFile: "ha-control-plane:clusterOps:AuditPolicyFile",
     configMapCutover: "ha-control-plane:clusterOps:ConfigMapCutover",
@@ -80,11 +82,12 @@ export const LOAD_BALANCER_PHASE_COMPONENTS: readonly ComponentType[] = [COMPONE
 
 /**
  * Components whose commands hand a secret from the stack config to the remote process on stdin
- * (the TSIG secret to nsupdate). Secrets made by resources (join material) are found through
+ * (the TSIG secret to nsupdate, the phpIPAM token to curl). Secrets made by resources (join material) are found through
  * the graph instead; see topology/secrets.ts.
  */
 export const CONFIG_SECRET_CARRIERS: Readonly<Partial<Record<ComponentType, string>>> = {
     [COMPONENT_TYPES.apiserverDnsRecord]: "the TSIG secret",
+    [COMPONENT_TYPES.ipamRegistration]: "the phpIPAM app code token",
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -143,6 +146,31 @@ export function readKubeletCutoverFacts(value: unknown): KubeletCutoverFacts | u
     const { node, host, position, flip, ready } = v;
     if (typeof node !== "string" || typeof host !== "string" || !isCount(position, 0) || typeof flip !== "string" || typeof ready !== "string") return undefined;
     return { node, host, position, flip, ready };
+}
+
+export const PLACEMENT_FACTS_KIND = "ha-control-plane/control-plane-placement";
+
+/**
+ * Where the control plane runs, for the control-plane-spread policies: every Proxmox node (a
+ * node with no master counts too: its loss costs nothing) with its capacity facts, and the
+ * existing master, which no VM of the stack describes. New masters are read from their VMs.
+ */
+export interface PlacementFacts {
+    readonly nodes: readonly NodeCapacityFacts[];
+    readonly existingMaster: { readonly name: string; readonly node: string; readonly memoryGiB: number };
+}
+
+export function placementFacts(facts: PlacementFacts): PlacementFacts & { readonly kind: typeof PLACEMENT_FACTS_KIND } {
+    return { kind: PLACEMENT_FACTS_KIND, ...facts };
+}
+
+export function readPlacementFacts(value: unknown): PlacementFacts | undefined {
+    const v = record(value);
+    if (!v || v.kind !== PLACEMENT_FACTS_KIND || !Array.isArray(v.nodes)) return undefined;
+    const nodes = v.nodes.map((n: unknown) => readCapacityTrigger({ kind: CAPACITY_FACTS_KIND, ...record(n) }));
+    const m = record(v.existingMaster);
+    if (nodes.some((n) => !n) || !m || typeof m.name !== "string" || typeof m.node !== "string" || typeof m.memoryGiB !== "number") return undefined;
+    return { nodes: nodes as NodeCapacityFacts[], existingMaster: { name: m.name, node: m.node, memoryGiB: m.memoryGiB } };
 }
 
 export const ENDPOINT_FACTS_KIND = "ha-control-plane/control-plane-endpoint";

@@ -286,6 +286,24 @@ export interface PfsenseVipItem {
     readonly descr: string;
 }
 
+/**
+ * A host alias (`aliases/alias[]`, Firewall > Aliases > Hosts): firewall rules can name the VIP
+ * by it. pfSense allows only letters, digits and _ in alias names, so the seed's
+ * `k8s-apiserver-vip` becomes `k8s_apiserver_vip`.
+ */
+export interface PfsenseAliasItem {
+    readonly name: string;
+    readonly type: "host";
+    readonly address: string;
+    readonly descr: string;
+    /** The per-address descriptions, `||`-separated (one address here). */
+    readonly detail: string;
+}
+
+/** pfSense's rule for alias names (is_validaliasname): up to 31 of a-z, A-Z, 0-9, _; not only digits or only underscores. */
+export const PFSENSE_ALIAS_NAME = /^(?!\d+$)(?!_+$)[A-Za-z0-9_]{1,31}$/;
+export const DEFAULT_PFSENSE_HOST_ALIAS = "k8s_apiserver_vip";
+
 export interface PfsenseOwner {
     /** e.g. "ha-control-plane/lab": marks what this stack created, so others' items are never touched. */
     readonly owner: string;
@@ -300,6 +318,8 @@ export interface PfsenseLoadBalancerState extends PfsenseOwner {
     readonly schema: typeof PFSENSE_STATE_SCHEMA;
     readonly marker: string;
     readonly vip: PfsenseVipItem;
+    /** The VIP's host alias; a document without one leaves aliases alone. */
+    readonly alias?: PfsenseAliasItem;
     readonly pool: PfsensePoolItem;
     readonly servers: readonly PfsenseServerItem[];
     /** Servers added one by one (each new master after its gate): apply neither adds nor removes them. */
@@ -338,6 +358,8 @@ export interface PfsenseStateOptions extends PfsenseOwner {
     /** Names of the servers the member resources add later. */
     readonly memberServers: readonly string[];
     readonly waitUpSeconds: number;
+    /** The VIP's host alias name (loadBalancer.hostAlias); none, no alias. */
+    readonly hostAlias?: string;
 }
 
 export function pfsenseLoadBalancerState(pool: ApiserverPool, options: PfsenseStateOptions): PfsenseLoadBalancerState {
@@ -356,6 +378,9 @@ export function pfsenseLoadBalancerState(pool: ApiserverPool, options: PfsenseSt
             subnet_bits: String(options.prefixLength),
             descr: `Kubernetes apiserver VIP ${marker}`,
         },
+        ...(options.hostAlias
+            ? { alias: { name: options.hostAlias, type: "host" as const, address: frontend.address, descr: `Kubernetes apiserver VIP ${marker}`, detail: `apiserver VIP (${frontend.address}:${frontend.port})` } }
+            : {}),
         pool: {
             name: backend.name,
             balance: conn.balance,

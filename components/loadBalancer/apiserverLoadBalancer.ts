@@ -12,10 +12,11 @@ export interface ApiserverLoadBalancerArgs {
 /**
  * Phase 1: the VIP on the load balancer with a TCP frontend on <vip>:<apiserverPort> and the
  * apiserver pool, checked with HTTPS GET /readyz, holding the existing master. On pfSense (the
- * lab) the VIP is an IP alias on the cluster VLAN and the pool and frontend are the HAProxy
- * package's; on a Linux host a marked block in haproxy.cfg. New masters enter the pool later,
- * each through its own ApiserverPoolMember. Destroying this removes the frontend, the pool and
- * the VIP, and nothing else.
+ * lab) the VIP is an IP alias on the cluster VLAN, with a host alias naming it for firewall
+ * rules (seed 1.1), and the pool and frontend are the HAProxy package's; on a Linux host a marked
+ * block in haproxy.cfg. New masters enter the pool later, each through its own
+ * ApiserverPoolMember. Destroying this removes the frontend, the pool, the host alias and the
+ * VIP, and nothing else.
  */
 export class ApiserverLoadBalancer extends pulumi.ComponentResource {
     readonly pool: ApiserverPool;
@@ -48,6 +49,7 @@ export class ApiserverLoadBalancer extends pulumi.ComponentResource {
                 prefixLength: topology.cluster.prefixLength,
                 memberServers: memberNames(topology),
                 waitUpSeconds: lb.waitUpSeconds,
+                hostAlias: lb.hostAlias,
             });
             spec = pfsenseCommand("apply", "delete", state);
         } else {

@@ -9,6 +9,7 @@ import type { StackContext } from "../stack";
 import { ApiserverDnsRecord } from "./dnsRecord";
 import { ApiserverLoadBalancer } from "./apiserverLoadBalancer";
 import { ApiserverPoolMember } from "./poolMember";
+import { IpamRegistration } from "../ipam/ipamRegistration";
 
 export { ApiserverDnsRecord } from "./dnsRecord";
 export { ApiserverLoadBalancer } from "./apiserverLoadBalancer";
@@ -16,11 +17,17 @@ export { ApiserverPoolMember } from "./poolMember";
 
 const registered = new WeakMap<StackContext, ApiserverLoadBalancer>();
 
-/** Phase 1: the load balancer, then the DNS name (so the name never points at a VIP nobody answers on). */
+/**
+ * Phase 1: the load balancer, then the DNS name (so the name never points at a VIP nobody answers
+ * on); with an `ipam` config, the VIP's and the new masters' addresses registered in phpIPAM.
+ */
 export function loadBalancerPhase(ctx: StackContext, phase: Phase): void {
     const { topology, secrets } = ctx;
     const lb = new ApiserverLoadBalancer("apiserver-lb", { topology, sshPrivateKey: secrets.sshPrivateKey }, phase.childOptions());
     new ApiserverDnsRecord("apiserver-dns", { topology, tsigSecret: secrets.dnsTsigSecret }, phase.childOptions([lb]));
+    if (topology.ipam && secrets.ipamToken) {
+        new IpamRegistration("ipam", { topology, ipam: topology.ipam, token: secrets.ipamToken }, phase.childOptions());
+    }
     registered.set(ctx, lb);
 }
 

@@ -7,8 +7,8 @@
  * own seamless reload (-x socket transfer, -sf), so the other frontends do not bounce.
  *
  * Run on pfSense (2.7 or later, HAProxy package installed) as admin/root:
- *   php haproxy-reconcile.php apply         < state.json    VIP, pool settings + base servers, frontend
- *   php haproxy-reconcile.php delete        < state.json    remove the frontend, the pool and the VIP (ours only)
+ *   php haproxy-reconcile.php apply         < state.json    VIP, host alias, pool settings + base servers, frontend
+ *   php haproxy-reconcile.php delete        < state.json    remove the frontend, the pool, the host alias and the VIP (ours only)
  *   php haproxy-reconcile.php add-server    < member.json   one server into the pool
  *   php haproxy-reconcile.php remove-server < member.json   that server out of the pool
  *   php haproxy-reconcile.php status        < state.json    show the servers' state (read-only)
@@ -16,8 +16,8 @@
  * on stdin with the document in front of it, as the constant HA_CONTROL_PLANE_STATE_JSON.
  *
  * Ownership: an item is ours when it carries the document's marker ("[managed by
- * ha-control-plane/<stack>]"): the VIP's and the frontend's description, the first line of the
- * pool's backend pass-through. An item with our name but without the marker is refused, never
+ * ha-control-plane/<stack>]"): the VIP's, the host alias's and the frontend's description, the
+ * first line of the pool's backend pass-through. An item with our name but without the marker is refused, never
  * adopted silently; add the marker to its description to hand it over.
  *
  * Exit codes: 0 done (changed or not), 1 pfSense refused (haproxy -c, reload), 2 bad input,
@@ -35,6 +35,7 @@ if ($ha_api !== false && $ha_api !== '') {
 	require_once("functions.inc");
 	require_once("util.inc");
 	require_once("interfaces.inc");
+	require_once("filter.inc");
 	require_once("haproxy/haproxy.inc");
 	require_once("haproxy/haproxy_socketinfo.inc");
 }
@@ -43,6 +44,7 @@ const HA_SCHEMA = 'ha-control-plane/pfsense-haproxy/v1';
 const HA_POOLS = 'installedpackages/haproxy/ha_pools/item';
 const HA_FRONTENDS = 'installedpackages/haproxy/ha_backends/item';
 const HA_VIPS = 'virtualip/vip';
+const HA_ALIASES = 'aliases/alias';
 // Package fields stored base64-encoded; the documents carry them in clear.
 const HA_POOL_BASE64 = ['advanced', 'advanced_backend'];
 const HA_FRONTEND_BASE64 = ['advanced'];
@@ -332,6 +334,90 @@ function ha_wait_up(string $backend, array $names, int $seconds): void {
 		. '. The pool change is saved and live; check the apiserver (curl -k https://<ip>:6443/readyz) and run again.');
 }
 
+/** What in the config names the alias (firewall and NAT rules, other aliases), in words; null when nothing. */
+function ha_alias_user(string $name): ?string {
+	foreach (['filter/rule' => 'firewall rule', 'nat/rule' => 'NAT rule'] as $path => $what) {
+		foreach (config_get_path($path, []) as $rule) {
+			foreach (['source', 'destination'] as $side) {
+				if (is_array($rule) && (string)($rule[$side]['address'] ?? '') === $name) {
+					return "{$what} '" . ($rule['descr'] ?? '?') . "'";
+				}
+			}
+		}
+	}
+	foreach (config_get_path(HA_ALIASES, []) as $alias) {
+		if (is_array($alias) && in_array($name, explode(' ', (string)($alias['address'] ?? '')), true)) {
+			return "alias '" . ($alias['name'] ?? '?') . "'";
+		}
+	}
+	return null;
+}
+
+/** Removing an alias that a rule names would leave that rule invalid (pfSense skips it): refuse. */
+function ha_alias_removable(string $name): void {
+	$user = ha_alias_user($name);
+	if ($user !== null) {
+		ha_fail(3, "the alias '{$name}' is used by the {$user}; remove it there (Firewall > Rules / NAT) first, then run again");
+	}
+}
+
+/** The aliases with our host alias as the document wants it; another alias of ours (a renamed one) goes. */
+function ha_aliases_wanted(array $aliases, array $wanted, string $marker, array &$changes): array {
+	$name = (string)$wanted['name'];
+	$ai = ha_find($aliases, 'name', $name);
+	if ($ai !== null && !ha_text_is_ours($aliases[$ai], 'descr', $marker)) {
+		ha_not_ours("the alias '{$name}'", 'Firewall > Aliases', $marker);
+	}
+	$item = ha_desired_item($ai === null ? [] : $aliases[$ai], $wanted, [], []);
+	if ($ai === null) {
+		$aliases[] = $item;
+		$changes[] = "+ alias {$name} -> {$wanted['address']}";
+	} elseif ($fields = ha_changed_fields($aliases[$ai], $item, [])) {
+		$aliases[$ai] = $item;
+		$changes[] = "~ alias {$name}: " . implode(', ', $fields);
+	}
+	foreach ($aliases as $i => $other) {
+		$otherName = (string)($other['name'] ?? '');
+		if ($otherName !== $name && ha_text_is_ours($other, 'descr', $marker)) {
+			ha_alias_removable($otherName);
+			unset($aliases[$i]);
+			$changes[] = "- alias {$otherName}";
+		}
+	}
+	return array_values($aliases);
+}
+
+/** pf loads aliases as tables when the filter is reloaded (the GUI's Apply on Firewall > Aliases). */
+function ha_reload_filter(): void {
+	filter_configure();
+	ha_say('firewall filter reload requested (aliases)');
+}
+
+/**
+ * Says and writes what changed, in one config write: the HAProxy items (checked with haproxy -c
+ * first) and the aliases, then the filter reload an alias change needs. Returns whether HAProxy
+ * items changed; reloading HAProxy for them is the caller's (the VIP's order around it differs).
+ */
+function ha_write_changes(array $doc, string $what, array $changes, array $items, array $aliasChanges, ?array $aliases): bool {
+	foreach (array_merge($changes, $aliasChanges) as $line) {
+		ha_say($line);
+	}
+	if (count($aliasChanges) > 0) {
+		config_set_path(HA_ALIASES, $aliases);
+	}
+	if (count($changes) > 0) {
+		foreach ($items as $path => $value) {
+			config_set_path($path, $value);
+		}
+		ha_check_haproxy();
+	}
+	ha_commit($doc['owner'], $what, array_merge($changes, $aliasChanges));
+	if (count($aliasChanges) > 0) {
+		ha_reload_filter();
+	}
+	return count($changes) > 0;
+}
+
 /** A reload with the package disabled stops HAProxy (haproxy_check_run): refuse instead. */
 function ha_require_enabled(): void {
 	if (config_get_path('installedpackages/haproxy/enable') === null) {
@@ -374,6 +460,10 @@ function ha_apply(array $doc): void {
 			$changes[] = "~ vip {$vipWanted['subnet']}: " . implode(', ', $fields);
 		}
 	}
+
+	// The VIP's host alias, for firewall rules that name the VIP (seed 1.1).
+	$aliasChanges = [];
+	$aliases = isset($doc['alias']) ? ha_aliases_wanted(config_get_path(HA_ALIASES, []), $doc['alias'], $marker, $aliasChanges) : null;
 
 	// The pool: its settings, the base servers; members added one by one are left alone.
 	$poolWanted = $doc['pool'];
@@ -423,25 +513,20 @@ function ha_apply(array $doc): void {
 		$changes[] = "~ frontend {$feName}: " . implode(', ', $fields);
 	}
 
-	if (count($changes) === 0) {
+	if (count($changes) === 0 && count($aliasChanges) === 0) {
 		ha_say('no change: pfSense already matches the declared load balancer (haproxy not reloaded)');
 	} else {
-		foreach ($changes as $line) {
-			ha_say($line);
-		}
-		config_set_path(HA_VIPS, $vips);
-		config_set_path(HA_POOLS, $pools);
-		config_set_path(HA_FRONTENDS, $frontends);
-		ha_check_haproxy();
-		ha_commit($doc['owner'], 'apiserver load balancer', $changes);
-		if ($vipItem !== null) {
-			if ($vipOld !== null) {
-				interface_vip_bring_down($vipOld);
+		$items = [HA_VIPS => $vips, HA_POOLS => $pools, HA_FRONTENDS => $frontends];
+		if (ha_write_changes($doc, 'apiserver load balancer', $changes, $items, $aliasChanges, $aliases)) {
+			if ($vipItem !== null) {
+				if ($vipOld !== null) {
+					interface_vip_bring_down($vipOld);
+				}
+				interface_ipalias_configure($vipItem); // before the reload: HAProxy binds to it
+				ha_say("vip {$vipWanted['subnet']} configured on {$vipWanted['interface']}");
 			}
-			interface_ipalias_configure($vipItem); // before the reload: HAProxy binds to it
-			ha_say("vip {$vipWanted['subnet']} configured on {$vipWanted['interface']}");
+			ha_reload_haproxy();
 		}
-		ha_reload_haproxy();
 	}
 	$names = array_map(function ($s) { return (string)$s['name']; }, $doc['servers']);
 	ha_wait_up($doc['runtimeBackend'], $names, (int)($doc['waitUpSeconds'] ?? 0));
@@ -452,6 +537,17 @@ function ha_delete(array $doc): void {
 	$marker = $doc['marker'];
 	$changes = [];
 	$poolName = (string)$doc['pool']['name'];
+
+	// The host alias first: a rule still naming it refuses the delete before anything changed.
+	$aliasChanges = [];
+	$aliases = config_get_path(HA_ALIASES, []);
+	$ai = isset($doc['alias']) ? ha_find($aliases, 'name', (string)$doc['alias']['name']) : null;
+	if ($ai !== null && ha_text_is_ours($aliases[$ai], 'descr', $marker)) {
+		ha_alias_removable((string)$doc['alias']['name']);
+		unset($aliases[$ai]);
+		$aliases = array_values($aliases);
+		$aliasChanges[] = "- alias {$doc['alias']['name']}";
+	}
 
 	$frontends = config_get_path(HA_FRONTENDS, []);
 	$fi = ha_find($frontends, 'name', (string)$doc['frontend']['name']);
@@ -481,18 +577,14 @@ function ha_delete(array $doc): void {
 		$vips = array_values($vips);
 		$changes[] = "- vip {$doc['vip']['subnet']}";
 	}
-	if (count($changes) === 0) {
+	if (count($changes) === 0 && count($aliasChanges) === 0) {
 		ha_say('no change: nothing of this stack is configured (haproxy not reloaded)');
 		return;
 	}
-	foreach ($changes as $line) {
-		ha_say($line);
+	$items = [HA_FRONTENDS => $frontends, HA_POOLS => $pools, HA_VIPS => $vips];
+	if (!ha_write_changes($doc, 'remove apiserver load balancer', $changes, $items, $aliasChanges, $aliases)) {
+		return;
 	}
-	config_set_path(HA_FRONTENDS, $frontends);
-	config_set_path(HA_POOLS, $pools);
-	config_set_path(HA_VIPS, $vips);
-	ha_check_haproxy();
-	ha_commit($doc['owner'], 'remove apiserver load balancer', $changes);
 	ha_reload_haproxy();
 	if ($vipOld !== null) {
 		interface_vip_bring_down($vipOld); // after the reload: nothing listens on it any more

@@ -9,7 +9,8 @@ const ROOT = path.resolve(__dirname, "../..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
 function plan(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const run = spawnSync(TSX, [path.join(ROOT, "tools/plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    // The phase 7 JSON is over 1 MiB, spawnSync's default buffer: read it to the end.
+    const run = spawnSync(TSX, [path.join(ROOT, "tools/plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
     return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -97,8 +98,8 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         assert.match(run.stdout, /^## ha-control-plane plan/m);
         assert.match(run.stdout, /\| pve \| 267 \| 8 \| 262 \| 32 \| -35 \| BLOCKED \|/);
         assert.match(run.stdout, /^\| 2 \| Second master.* \| 1 advisory \|$/m);
-        assert.match(run.stdout, /^\| 3 \| Further masters.* \| 1 mandatory \|$/m);
-        assert.match(run.stdout, /13 policies, config policies\/lab\.json\./);
+        assert.match(run.stdout, /^\| 3 \| Further masters.* \| 1 mandatory, 1 advisory \|$/m);
+        assert.match(run.stdout, /16 policies, config policies\/lab\.json\./);
         assert.match(run.stdout, /#### Phase 3: Further masters, one at a time\n\n- \*\*mandatory\*\* `ram-headroom`: Proxmox node pve cannot take/);
         assert.match(run.stdout, /```mermaid\nflowchart LR/);
     });
@@ -112,7 +113,7 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         assert.match(run.stdout, /Phase 3: Further masters[\s\S]*  ! ADVISORY ram-headroom: Proxmox node pve cannot take the new masters/);
         assert.match(run.stdout, /\nPhase 0: Retrofit[^!]*\n  ! MANDATORY vip-conflicts: the apiserver VIP 10\.0\.20\.99 \(phase 0's controlPlaneEndpoint[^\n]*\n\nPhase 1: /);
         assert.match(run.stdout, /note: .*relaxed\.json: vip-conflicts\.metallbPool is "10\.0\.20\.90-10\.0\.20\.109" but the stack's topology implies "10\.0\.20\.200-10\.0\.20\.220"/);
-        assert.match(run.stdout, /Policy verdicts: 13 policies, config .*relaxed\.json/);
+        assert.match(run.stdout, /Policy verdicts: 16 policies, config .*relaxed\.json/);
         writeFileSync(file, JSON.stringify({ "vip-conflicts": { gateway: 1 } }));
         const bad = plan("--policy-config", file);
         assert.equal(bad.status, 2);

@@ -14,15 +14,15 @@ import { cachedLab, labConfig } from "../helpers/program";
 import { labPolicyConfig } from "../helpers/policy";
 
 describe("the policy pack", () => {
-    it("has 13 policies with unique names, a description a reviewer understands, and an enforcement level", () => {
+    it("has 16 policies with unique names, a description a reviewer understands, and an enforcement level", () => {
         const names = policies.map((p) => p.name);
         assert.equal(new Set(names).size, names.length);
-        assert.equal(names.length, 13);
+        assert.equal(names.length, 16);
         for (const p of policies) {
             assert.ok(p.description && p.description.length > 60, `${p.name} has a real description`);
             assert.ok(["advisory", "mandatory"].includes(p.enforcementLevel ?? ""), `${p.name} sets its level`);
         }
-        for (const name of ["phase-order", "apiserver-health-check", "vip-conflicts", "masters-do-not-join-as-workers", "control-plane-taint", "etcd-jobs-not-pinned", "reboot-gate-quorum", "secrets-stay-secret", "original-master-protected", "control-plane-sizing"]) {
+        for (const name of ["phase-order", "apiserver-health-check", "vip-conflicts", "masters-do-not-join-as-workers", "control-plane-taint", "etcd-jobs-not-pinned", "reboot-gate-quorum", "secrets-stay-secret", "original-master-protected", "control-plane-sizing", "control-plane-spread", "control-plane-spread-two-nodes", "control-plane-spread-one-node"]) {
             assert.ok(names.includes(name), name);
         }
     });
@@ -70,9 +70,10 @@ describe("the policy pack", () => {
                 const mandatory = violations.filter((v) => v.enforcementLevel === "mandatory");
                 const expected = phaseIndex(phase) >= phaseIndex("2") ? ["ram-headroom"] : [];
                 assert.deepEqual(mandatory.map((v) => v.policy), expected, `phase ${phase}: ${mandatory.map((v) => v.message).join("; ")}`);
-                // Allowed and listed: master-2's join leaves etcd at 2 members (quorum 2) until master-3 joins.
+                // Allowed and listed: master-2's join leaves etcd at 2 members (quorum 2) until master-3 joins,
+                // and every member shares the lab's one Proxmox host.
                 const advisory = violations.filter((v) => v.enforcementLevel === "advisory").map((v) => v.policy);
-                assert.deepEqual(advisory, phaseIndex(phase) >= phaseIndex("2") ? ["etcd-quorum-transition"] : [], `phase ${phase} advisories`);
+                assert.deepEqual(advisory, phaseIndex(phase) >= phaseIndex("2") ? ["etcd-quorum-transition", "control-plane-spread-one-node"] : [], `phase ${phase} advisories`);
             }
         });
 
@@ -82,6 +83,7 @@ describe("the policy pack", () => {
             assert.deepEqual(plan.violations.map((v) => [v.policy, v.enforcementLevel, v.phase]), [
                 ["ram-headroom", "mandatory", "3"],
                 ["etcd-quorum-transition", "advisory", "2"],
+                ["control-plane-spread-one-node", "advisory", "3"],
             ]);
             assert.ok(plan.blocked);
         });
