@@ -8,16 +8,25 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, cutoverOrder, declaredFlags, flagExpectations, hasDeclaredFlags, LoadBalancerKind, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
+import { bundleScript } from "../kubeadm/bundle";
 import { asRoot, stepOptions } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
 import { KUBELET_CONF } from "./cutover";
 import { flagsArgs, flagsScriptBundle } from "./flagParity";
-import { remoteScript, SshTarget } from "./remote";
+import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 /** HAProxy's stats socket: the pfSense package's, and Debian's default for a plain HAProxy. */
 export const LB_STATS_SOCKET: Record<LoadBalancerKind, string> = { pfsense: "/tmp/haproxy.socket", haproxy: "/run/haproxy/admin.sock" };
+
+/** The etcd gate: verify-etcd.sh with etcd/lib.sh (its member list parser), on the existing master. */
+export function verifyEtcdScript(topology: Topology): RemoteScriptArgs & { readonly script: { readonly text: string } } {
+    return {
+        script: { text: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "cluster/verify-etcd.sh" }) },
+        args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
+    };
+}
 
 export interface VerificationArgs {
     readonly topology: Topology;
@@ -37,17 +46,7 @@ export class Verification extends pulumi.ComponentResource {
         const vip = vipServerUrl(topology.cluster);
 
         // etcd: exactly the planned members, all started voters, all healthy.
-        this.gates.push(
-            remoteScript(
-                `${name}-etcd-members`,
-                existing,
-                {
-                    script: "cluster/verify-etcd.sh",
-                    args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
-                },
-                child,
-            ),
-        );
+        this.gates.push(remoteScript(`${name}-etcd-members`, existing, verifyEtcdScript(topology), child));
 
         // Every master in the apiserver pool and UP, as HAProxy itself reports it.
         const lb = topology.loadBalancer;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Phase 0 preflight on the existing master (seed plan 0.1), before anything changes. Refuses when:
+#   - python3 is missing (the etcd steps read etcd's member list with it);
 #   - a node is not Ready (pods not Running are listed as a warning);
 #   - no etcd snapshot in DIR is younger than HOURS (with --take-snapshot it takes one instead);
 #   - the VIP or a new master's address answers on the network (ping, or an ARP entry after it),
@@ -107,6 +108,8 @@ main() {
     local ip
     for ip in "${new_ips[@]}"; do is_ipv4 "$ip" || usage_error "--new-master-ip ${ip} is not an IPv4 address"; done
     require_root
+    # The etcd scripts of every later phase read etcd's member list (JSON) with python3.
+    command -v python3 >/dev/null 2>&1 || die "python3 is not installed on this master; the etcd steps of later phases need it (apt-get install python3)"
     check_nodes
     check_snapshot "$dir" "$hours" "$take"
     check_addresses "$vip" "$port" "${new_ips[@]}"

@@ -5,6 +5,10 @@ import { createServer, Server } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
+import { shippedScript } from "../../components/clusterOps/remote";
+import { verifyEtcdScript } from "../../components/clusterOps/verification";
+import { runShipped } from "../helpers/shipped";
+import { labTopology } from "../kubeadm/helpers/lab";
 import { FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
 
 /**
@@ -54,7 +58,12 @@ describe("verify-etcd.sh: the phase 6 etcd gate", function () {
     this.timeout(60_000);
     let cluster: FakeCluster;
     afterEach(() => cluster.cleanup());
-    const verify = (members = "k8s-master,k8s-master-2,k8s-master-3") => cluster.run("cluster/verify-etcd.sh", ["--members", members, "--pod", "etcd-k8s-master"]);
+    /** The phase 6 gate as the program ships it (bundle on stdin, sudo -n bash -s), for the lab's masters or MEMBERS. */
+    const verify = (members?: string) => {
+        const topology = labTopology();
+        const spec = verifyEtcdScript(topology);
+        return runShipped(shippedScript(topology.ssh.user, members ? { ...spec, args: ["--members", members, "--pod", "etcd-k8s-master"] } : spec), cluster.env());
+    };
 
     it("passes with exactly the planned members, all started voters, all healthy", () => {
         cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
@@ -71,6 +80,15 @@ describe("verify-etcd.sh: the phase 6 etcd gate", function () {
         assert.match(run.stdout, /unexpected member k8s-master-4/);
         assert.match(run.stdout, /member k8s-master-4 is still a learner/);
         assert.match(run.stdout, /3 of 4 members healthy/);
+    });
+
+    it("fails on a member a failed join added and never started, naming its peer URL and the way out", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), etcdUnstarted: ["https://10.0.20.112:2380"] });
+        const run = verify();
+        assert.equal(run.status, 1);
+        assert.match(run.stdout, /member unstarted-[0-9a-f]+ \(peer https:\/\/10\.0\.20\.112:2380\) was added but never started: a failed join; remove it with remove-member\.sh --peer-url https:\/\/10\.0\.20\.112:2380/);
+        assert.match(run.stdout, /unexpected member unstarted-/);
+        assert.match(run.stderr, /verify-etcd: FAILED: 3 problem\(s\)/);
     });
 });
 
