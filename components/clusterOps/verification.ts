@@ -12,6 +12,7 @@ import { bundleScript } from "../kubeadm/bundle";
 import { asRoot, stepOptions } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
 import { scriptText } from "../scriptFile";
+import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { KUBELET_CONF } from "./cutover";
 import { flagsArgs, flagsScriptBundle } from "./flagParity";
@@ -26,6 +27,20 @@ export function verifyEtcdScript(topology: Topology): RemoteScriptArgs & { reado
         script: { text: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "cluster/verify-etcd.sh" }) },
         args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
     };
+}
+
+/** The pool gate on the load balancer host: lb-pool-check.php on stdin to `php --`. */
+export function lbPoolCheckCommand(a: {
+    kind: LoadBalancerKind;
+    user: string;
+    socket: string;
+    backend: string;
+    servers: readonly string[];
+    timeoutSeconds: number;
+}): ShippedCommand {
+    const args = ["--socket", a.socket, "--backend", a.backend, "--servers", a.servers.join(","), "--timeout", String(a.timeoutSeconds)];
+    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
+    return { create: `${a.kind === "pfsense" ? "" : asRoot(a.user)}php -- ${args.join(" ")}`, stdin: scriptText("cluster/lb-pool-check.php") };
 }
 
 export interface VerificationArgs {
@@ -50,19 +65,19 @@ export class Verification extends pulumi.ComponentResource {
 
         // Every master in the apiserver pool and UP, as HAProxy itself reports it.
         const lb = topology.loadBalancer;
-        const gateArgs = [
-            "--socket", LB_STATS_SOCKET[lb.kind],
-            "--backend", phaseOnePool(topology).backend.name,
-            "--servers", topology.masters.map((m) => memberServer(topology, m).name).join(","),
-        ];
         this.gates.push(
             new command.remote.Command(
                 `${name}-lb-pool`,
                 {
                     connection: sshConnection(lb.host, lb.user, sshPrivateKey),
-                    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
-                    create: `${lb.kind === "pfsense" ? "" : asRoot(lb.user)}php -- ${gateArgs.join(" ")}`,
-                    stdin: scriptText("cluster/lb-pool-check.php"),
+                    ...lbPoolCheckCommand({
+                        kind: lb.kind,
+                        user: lb.user,
+                        socket: LB_STATS_SOCKET[lb.kind],
+                        backend: phaseOnePool(topology).backend.name,
+                        servers: topology.masters.map((m) => memberServer(topology, m).name),
+                        timeoutSeconds: lb.waitUpSeconds,
+                    }),
                     logging: command.types.enums.remote.Logging.StdoutAndStderr,
                 },
                 child,

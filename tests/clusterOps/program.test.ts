@@ -79,7 +79,7 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
     it("phase 6 gates: etcd, flag parity on every master, every kubelet and both ConfigMaps on the VIP", () => {
         assert.match(String(byName("verify-etcd-members").inputs.create), /--members k8s-master,k8s-master-2,k8s-master-3/);
         // pfSense: PHP, no sudo, HAProxy's own view of the pool.
-        assert.equal(byName("verify-lb-pool").inputs.create, "php -- --socket /tmp/haproxy.socket --backend apiserver_nodes --servers k8s-master,k8s-master-2,k8s-master-3");
+        assert.equal(byName("verify-lb-pool").inputs.create, "php -- --socket /tmp/haproxy.socket --backend apiserver_nodes --servers k8s-master,k8s-master-2,k8s-master-3 --timeout 60");
         for (const m of lab.masters) assert.match(String(byName(`verify-${m.name}-parity`).inputs.create), /check --expect-apiserver audit-log-maxage=7 /);
         for (const n of cutoverOrder(lab.workers, lab.masters, lab.cluster.domain)) {
             assert.match(String(byName(`verify-${n.name}-kubelet-vip`).inputs.create), /--check https:\/\/10\.0\.20\.99:6443$/);
