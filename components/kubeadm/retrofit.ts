@@ -2,9 +2,33 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology, vmidArg } from "../../topology";
 import { scriptText } from "../scriptFile";
+import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
 import { asRoot, stepOptions } from "./options";
+
+/** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
+export function preflightCommand(a: {
+    sshUser: string;
+    vip: string;
+    apiserverPort: number;
+    newMasterIps: readonly string[];
+    snapshotDir: string;
+    snapshotMaxAgeHours: number;
+    takeSnapshot: boolean;
+    snapshotTimeoutMinutes: number;
+}): ShippedCommand {
+    return {
+        create: [
+            `${asRoot(a.sshUser)}bash -s --`,
+            `--vip ${a.vip} --apiserver-port ${a.apiserverPort}`,
+            ...a.newMasterIps.map((ip) => `--new-master-ip ${ip}`),
+            `--snapshot-dir ${a.snapshotDir} --snapshot-max-age-hours ${a.snapshotMaxAgeHours}`,
+            ...(a.takeSnapshot ? [`--take-snapshot --snapshot-timeout-minutes ${a.snapshotTimeoutMinutes}`] : []),
+        ].join(" "),
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/preflight.sh" }),
+    };
+}
 
 export interface RetrofitArgs {
     readonly topology: Topology;
@@ -40,14 +64,16 @@ export class Retrofit extends pulumi.ComponentResource {
             `${name}-preflight`,
             {
                 connection: onMaster,
-                create: [
-                    rootShell,
-                    `--vip ${cluster.vip} --apiserver-port ${cluster.apiserverPort}`,
-                    ...topology.newMasters.map((m) => `--new-master-ip ${m.ip}`),
-                    `--snapshot-dir ${kubeadm.etcdSnapshotDir} --snapshot-max-age-hours ${kubeadm.etcdSnapshotMaxAgeHours}`,
-                    ...(kubeadm.takeEtcdSnapshot ? ["--take-snapshot"] : []),
-                ].join(" "),
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/preflight.sh" }),
+                ...preflightCommand({
+                    sshUser: topology.ssh.user,
+                    vip: cluster.vip,
+                    apiserverPort: cluster.apiserverPort,
+                    newMasterIps: topology.newMasters.map((m) => m.ip),
+                    snapshotDir: kubeadm.etcdSnapshotDir,
+                    snapshotMaxAgeHours: kubeadm.etcdSnapshotMaxAgeHours,
+                    takeSnapshot: kubeadm.takeEtcdSnapshot,
+                    snapshotTimeoutMinutes: kubeadm.etcdSnapshotTimeoutMinutes,
+                }),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts),

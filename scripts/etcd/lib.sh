@@ -12,6 +12,7 @@
 #   ETCD_DATA_DIR   /var/lib/etcd: where a snapshot is staged when etcdctl runs inside the etcd pod
 #   ETCD_HEALTH_TIMEOUT  5s: how long one member's health probe may take (a stopped member
 #                   always takes all of it)
+#   ETCD_COMMAND_TIMEOUT 15s: etcdctl's bound on one request (a snapshot has its own, below)
 #   ETCDCTL_BIN     etcdctl; when it is not installed on the host, the etcdctl inside the running
 #                   etcd container is used through crictl (same certificate paths: kubeadm mounts
 #                   pki/etcd into the pod)
@@ -45,7 +46,7 @@ etcd_using_container() { ! command -v "$ETCDCTL_BIN" >/dev/null 2>&1; }
 etcd_ctl() {
     local endpoints=$1
     shift
-    local -a flags=(--endpoints "$endpoints" --dial-timeout 3s --command-timeout 15s)
+    local -a flags=(--endpoints "$endpoints" --dial-timeout 3s --command-timeout "${ETCD_COMMAND_TIMEOUT:-15s}")
     if [[ -n $ETCD_CACERT ]]; then flags+=(--cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY"); fi
     if etcd_using_container; then
         local id
@@ -351,9 +352,12 @@ etcd_remove_member() {
     log "removed ${key}; remaining: $(etcd_health_lines | paste -sd ';' - | sed 's/;/; /g')"
 }
 
-# etcd_snapshot_save DEST: a snapshot of the keyspace through this master's member.
+# etcd_snapshot_save DEST [TIMEOUT]: a snapshot of the keyspace through this master's member.
+# etcdctl bounds `snapshot save` by its command timeout, and the snapshot streams the whole
+# keyspace: it gets TIMEOUT (etcdctl duration, default 10m) instead of the 15 s of a request.
 etcd_snapshot_save() {
     local dest=$1
+    local ETCD_COMMAND_TIMEOUT=${2:-10m}
     if etcd_using_container; then
         # etcdctl runs in the pod: stage the file in the data dir, which kubeadm mounts from the
         # host at the same path.

@@ -71,7 +71,7 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
 
     it("phase 0: preflight, then the Proxmox snapshot of VMID 200, then the retrofit of the existing master", () => {
         const preflight = get("retrofit-preflight").inputs as Inputs;
-        assert.equal(preflight.create, "sudo -n bash -s -- --vip 10.0.20.99 --apiserver-port 6443 --new-master-ip 10.0.20.110 --new-master-ip 10.0.20.111 --snapshot-dir /var/lib/ha-control-plane/etcd-snapshots --snapshot-max-age-hours 24 --take-snapshot");
+        assert.equal(preflight.create, "sudo -n bash -s -- --vip 10.0.20.99 --apiserver-port 6443 --new-master-ip 10.0.20.110 --new-master-ip 10.0.20.111 --snapshot-dir /var/lib/ha-control-plane/etcd-snapshots --snapshot-max-age-hours 24 --take-snapshot --snapshot-timeout-minutes 10");
         const snapshot = get("retrofit-proxmox-snapshot").inputs as Inputs;
         assert.match(snapshot.create, /^bash -s -- create --vmid 200 --name pre-ha-retrofit --description 'before the HA retrofit of k8s-master/);
         assert.equal(snapshot.delete, "bash -s -- delete --vmid 200 --name pre-ha-retrofit --keep", "destroy keeps the snapshot");
@@ -230,6 +230,7 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
         assert.deepEqual({ ...t.kubeadm }, {
             etcdSnapshotDir: "/var/lib/ha-control-plane/etcd-snapshots",
             etcdSnapshotMaxAgeHours: 24,
+            etcdSnapshotTimeoutMinutes: 10,
             takeEtcdSnapshot: true,
             proxmoxSnapshotName: "pre-ha-retrofit",
             keepProxmoxSnapshot: true,
@@ -254,6 +255,8 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
         ["a Proxmox snapshot name starting with a digit", (r) => (r.kubeadm.proxmoxSnapshotName = "1st"), "kubeadm.proxmoxSnapshotName", /start with a letter/],
         ["a bad namespace", (r) => (r.kubeadm.verifyNamespaces = ["Calico_System"]), "kubeadm.verifyNamespaces[0]", /namespace name/],
         ["a zero readyz timeout", (r) => (r.kubeadm.readyzTimeoutSeconds = 0), "kubeadm.readyzTimeoutSeconds", /from 30 to 3600/],
+        ["a snapshot bound of 0 minutes", (r) => (r.kubeadm.etcdSnapshotTimeoutMinutes = 0), "kubeadm.etcdSnapshotTimeoutMinutes", /from 1 to 240/],
+        ["a snapshot bound of a day", (r) => (r.kubeadm.etcdSnapshotTimeoutMinutes = 1440), "kubeadm.etcdSnapshotTimeoutMinutes", /from 1 to 240/],
         ["a malformed containerd minimum", (r) => (r.kubeadm.minContainerdVersion = "two"), "kubeadm.minContainerdVersion", /MAJOR\.MINOR/],
         ["kubeadm too old for v1beta3", (r) => (r.kubernetesVersion = "1.21.14"), "kubernetesVersion", /v1beta3, kubeadm\.k8s\.io\/v1beta4/],
         ["kubeadm not an object", (r) => (r.kubeadm = "yes"), "kubeadm", /must be an object/],
