@@ -63,11 +63,11 @@ export interface KubeletCutoverArgs {
 }
 
 /**
- * One node's kubelet on the VIP: kubelet.conf rewritten and the kubelet restarted on the node,
+ * One worker's kubelet on the VIP: kubelet.conf rewritten and the kubelet restarted on the node,
  * then, from the existing master, the wait until the node renews its lease and is Ready again.
  * The next node's cut-over depends on this whole component, so the nodes go strictly one at a
- * time. A master may start from its own endpoint (kubeadm's local mode for control-plane
- * kubelets) or the existing master's; the delete puts back whichever it was.
+ * time; the delete puts back the server it replaced. Masters keep their local apiserver
+ * (topology kubeletCutoverNodes), so no step here runs on a master that a rollback removes.
  */
 export class KubeletCutover extends pulumi.ComponentResource {
     readonly flip: command.remote.Command;
@@ -79,9 +79,8 @@ export class KubeletCutover extends pulumi.ComponentResource {
         const { cluster } = topology;
         const { cutover } = topology.clusterOps;
         const timeout = String(cutover.nodeReadyTimeoutSeconds);
+        if (node.role !== "worker") throw new Error(`${node.name}: control-plane kubelets keep their local apiserver; only workers are cut over`);
         const froms = [directServerUrl(topology.existingMaster, cluster)];
-        const master = topology.masters.find((m) => m.name === node.name);
-        if (master && master.ip !== topology.existingMaster.ip) froms.push(directServerUrl(master, cluster));
         const common = ["--file", KUBELET_CONF, "--restart-kubelet", "--wait-readyz", "--timeout", timeout];
         this.flip = remoteScript(
             `${name}-kubelet-flip`,

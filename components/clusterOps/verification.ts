@@ -6,7 +6,17 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, cutoverOrder, declaredFlags, flagExpectations, hasDeclaredFlags, LoadBalancerKind, Topology, vipServerUrl } from "../../topology";
+import {
+    COMPONENT_TYPES,
+    cutoverOrder,
+    declaredFlags,
+    flagExpectations,
+    hasDeclaredFlags,
+    kubeletServerUrl,
+    LoadBalancerKind,
+    Topology,
+    vipServerUrl,
+} from "../../topology";
 import { childOf } from "../childOptions";
 import { bundleScript } from "../kubeadm/bundle";
 import { asRoot, stepOptions } from "../kubeadm/options";
@@ -113,11 +123,14 @@ export class Verification extends pulumi.ComponentResource {
             }
         }
 
-        // Every client path on the VIP: each kubelet, kube-proxy's and cluster-info's kubeconfigs.
+        // Every client path where it belongs: each worker's kubelet on the VIP, each master's on
+        // its own apiserver (kubeadm's local mode, which `kubeadm upgrade` restores), kube-proxy's
+        // and cluster-info's kubeconfigs on the VIP.
         for (const node of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain)) {
-            this.gates.push(
-                remoteScript(`${name}-${node.name}-kubelet-vip`, on(node.host), { script: "cluster/kubeconfig-server.sh", args: ["--file", KUBELET_CONF, "--check", vip] }, child),
-            );
+            const check = { script: "cluster/kubeconfig-server.sh", args: ["--file", KUBELET_CONF, "--check", kubeletServerUrl(node, topology.cluster)] };
+            const gateName = node.role === "master" ? `${name}-${node.name}-kubelet-local` : `${name}-${node.name}-kubelet-vip`;
+            const aliases = node.role === "master" ? [{ name: `${name}-${node.name}-kubelet-vip` }] : [];
+            this.gates.push(remoteScript(gateName, on(node.host), check, { ...child, aliases }));
         }
         for (const configMap of ["kube-system/kube-proxy", "kube-public/cluster-info"]) {
             this.gates.push(

@@ -305,3 +305,51 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
         assert.doesNotThrow(() => loadTopology(labConfig().raw, { project: "ha-control-plane", stack: "lab" }));
     });
 });
+
+describe("rolling a master back needs nothing that runs on it (pulumi destroy --target <vm> --target-dependents)", function () {
+    this.timeout(60_000);
+    /**
+     * What that destroy deletes: the VM and everything that depends on it, transitively, by
+     * dependency or parent (the engine's --target-dependents). A delete that has to reach the
+     * master itself fails when its network is gone (pulumi-command retries the dial, then fails
+     * the delete), and the rollback exists for exactly that case.
+     */
+    const destroyedWith = (resources: readonly RecordedResource[], target: RecordedResource): RecordedResource[] => {
+        const set = new Set([target.urn]);
+        for (let grew = true; grew; ) {
+            grew = false;
+            for (const r of resources) {
+                if (set.has(r.urn)) continue;
+                if ([...r.dependencies, ...(r.parent ? [r.parent] : [])].some((d) => set.has(d))) {
+                    set.add(r.urn);
+                    grew = true;
+                }
+            }
+        }
+        return resources.filter((r) => set.has(r.urn));
+    };
+
+    it("at phase 7, for every new master: no delete connects to it; the guarded removal and the agent reset run elsewhere", async () => {
+        const lab = labTopology();
+        const { resources } = await recordLab("7", undefined, { revealSecrets: true });
+        for (const master of lab.newMasters) {
+            const vm = resources.find((r) => r.type === "proxmoxve:index/vmLegacy:VmLegacy" && r.inputs.name === master.name)!;
+            const destroyed = destroyedWith(resources, vm);
+            const deletes = destroyed.filter((r) => r.type === "command:remote:Command" && r.inputs.delete);
+            const host = (r: RecordedResource) => String((r.inputs.connection as Record<string, unknown>).host);
+            assert.deepEqual(deletes.filter((r) => host(r) === master.ip).map((r) => r.name), [], `deletes that would have to reach ${master.name}`);
+            // Nor a CopyToRemote with a delete (it has none: the copy stays with the VM's disk).
+            for (const r of destroyed.filter((x) => x.type === "command:remote:CopyToRemote")) assert.equal(r.inputs.delete, undefined, r.name);
+            const by = (name: string) => deletes.find((r) => r.name === name)!;
+            assert.equal(host(by(`${master.name}-etcd-membership`)), lab.existingMaster.ip, "the guarded removal runs on the existing master");
+            assert.equal(host(by(`${master.name}-node-reset`)), lab.proxmox.nodes.find((n) => n.name === master.node)!.address, "the reset goes through the Proxmox node's guest agent");
+            assert.ok(destroyed.some((r) => r.name === `${master.name}-audit-policy-install`), "the audit policy copy goes with it, without a delete");
+        }
+    });
+
+    it("the existing master's audit policy is still removed when phase 1.5 is destroyed", async () => {
+        const { resources } = await recordLab("1.5");
+        const install = resources.find((r) => r.name === "k8s-master-audit-policy-install")!;
+        assert.match(String(install.inputs.delete), /-- remove --staged /);
+    });
+});
