@@ -137,7 +137,9 @@ describe("kubeconfig-server.sh: cluster-info and kube-proxy ConfigMaps (stub kub
     const cm = (key: string) => cluster.state().configmaps![key];
     const env = () => ({ CLUSTER_CA: cluster.file("ca.crt", "") });
 
-    it("cluster-info: the embedded kubeconfig names the VIP, the JWS signatures and CA stay, the record is an annotation", () => {
+    const record = (key: string) => cm("kube-system/ha-control-plane-cutover")?.data?.[key];
+
+    it("cluster-info: the embedded kubeconfig names the VIP, the JWS signatures and CA stay, the record is kept apart", () => {
         const run = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--to", VIP, "--from", DIRECT, "--wait-readyz"], { env: env() });
         assert.equal(run.status, 0, run.stderr);
         const now = cm("kube-public/cluster-info");
@@ -145,7 +147,8 @@ describe("kubeconfig-server.sh: cluster-info and kube-proxy ConfigMaps (stub kub
         assert.equal(parse(now.data.kubeconfig).clusters[0].cluster.server, VIP);
         assert.equal(now.data.kubeconfig, before.data.kubeconfig.replace(DIRECT, VIP));
         assert.equal(now.data["jws-kubeconfig-abcdef"], before.data["jws-kubeconfig-abcdef"]);
-        assert.equal(now.metadata.annotations["ha-control-plane/pre-cutover"], `${DIRECT} ${VIP}`);
+        assert.equal(record("kube-public.cluster-info"), `${DIRECT} ${VIP}`);
+        assert.equal(now.metadata.annotations?.["ha-control-plane/pre-cutover"], undefined, "nothing of ours on kubeadm's object");
         // Idempotent, then reversible.
         const again = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--to", VIP, "--from", DIRECT], { env: env() });
         assert.match(again.stdout, /already at/);
@@ -155,7 +158,36 @@ describe("kubeconfig-server.sh: cluster-info and kube-proxy ConfigMaps (stub kub
         const back = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--restore", "--wait-readyz"], { env: env() });
         assert.equal(back.status, 0, back.stderr);
         assert.equal(cm("kube-public/cluster-info").data.kubeconfig, before.data.kubeconfig);
-        assert.equal(cm("kube-public/cluster-info").metadata.annotations?.["ha-control-plane/pre-cutover"], undefined);
+        assert.equal(record("kube-public.cluster-info"), undefined, "the record is dropped once restored");
+    });
+
+    it("kube-proxy: the restore still knows the old server after `kubeadm upgrade apply` re-created the ConfigMap", () => {
+        const args = ["--configmap", "kube-system/kube-proxy", "--restart-daemonset", "kube-system/kube-proxy"];
+        assert.equal(cluster.run(script, [...args, "--to", VIP, "--from", DIRECT], { env: env() }).status, 0);
+        // What upgrade's addon phase does (cmd/kubeadm/app/phases/addons/proxy/proxy.go, through
+        // apiclient.CreateOrUpdate): the ConfigMap rendered anew from kubeadm's template, server =
+        // controlPlaneEndpoint (the VIP since phase 0), no annotation of anyone's.
+        const state = cluster.state();
+        const proxy = state.configmaps!["kube-system/kube-proxy"];
+        proxy.metadata = { name: "kube-proxy", namespace: "kube-system", labels: { app: "kube-proxy" }, resourceVersion: "90" };
+        state.daemonsets!["kube-system/kube-proxy"].spec.template.metadata.annotations = {};
+        cluster.setState(state);
+        const back = cluster.run(script, [...args, "--restore"], { env: env() });
+        assert.equal(back.status, 0, back.stderr);
+        assert.equal(parse(cm("kube-system/kube-proxy").data["kubeconfig.conf"]).clusters[0].cluster.server, DIRECT);
+        assert.equal(record("kube-system.kube-proxy"), undefined);
+    });
+
+    it("a record an earlier version left as an annotation is still restored, and dropped", () => {
+        const state = cluster.state();
+        const info = state.configmaps!["kube-public/cluster-info"];
+        info.data.kubeconfig = info.data.kubeconfig.replace(DIRECT, VIP);
+        info.metadata.annotations = { "ha-control-plane/pre-cutover": `${DIRECT} ${VIP}` };
+        cluster.setState(state);
+        const back = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--restore"], { env: env() });
+        assert.equal(back.status, 0, back.stderr);
+        assert.equal(parse(cm("kube-public/cluster-info").data.kubeconfig).clusters[0].cluster.server, DIRECT);
+        assert.equal(cm("kube-public/cluster-info").metadata.annotations["ha-control-plane/pre-cutover"], undefined);
     });
 
     it("kube-proxy: flips kubeconfig.conf, rolls the DaemonSet once, and rolls it back on restore", () => {
