@@ -30,6 +30,31 @@ export function preflightCommand(a: {
     };
 }
 
+/** The retrofit itself on the existing master: apply on create, restore on delete. */
+export function retrofitCommand(a: {
+    sshUser: string;
+    node: string;
+    advertiseAddress: string;
+    backupDir: string;
+    readyzTimeoutSeconds: number;
+    endpoint: string;
+    sans: readonly string[];
+    verifyNamespaces: readonly string[];
+}): ShippedCommand {
+    const shell = `${asRoot(a.sshUser)}bash -s --`;
+    const identity = `--node-name ${a.node} --advertise-address ${a.advertiseAddress} --backup-dir ${a.backupDir} --readyz-timeout ${a.readyzTimeoutSeconds}`;
+    return {
+        create: [
+            `${shell} apply ${identity}`,
+            `--endpoint ${a.endpoint}`,
+            ...a.sans.map((san) => `--san ${san}`),
+            ...a.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
+        ].join(" "),
+        delete: `${shell} restore ${identity}`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+    };
+}
+
 export interface RetrofitArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
@@ -58,7 +83,6 @@ export class Retrofit extends pulumi.ComponentResource {
         const node = topology.proxmox.nodes.find((n) => n.name === master.node);
         if (!node) throw new Error(`the existing master's Proxmox node ${master.node} is not in proxmox.nodes`);
         const onMaster = sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey);
-        const rootShell = `${asRoot(topology.ssh.user)}bash -s --`;
 
         this.preflight = new command.remote.Command(
             `${name}-preflight`,
@@ -93,19 +117,20 @@ export class Retrofit extends pulumi.ComponentResource {
             stepOptions(this, opts, [this.preflight]),
         );
 
-        const identity = `--node-name ${master.name} --advertise-address ${master.ip} --backup-dir ${kubeadm.backupDir} --readyz-timeout ${kubeadm.readyzTimeoutSeconds}`;
         this.apply = new command.remote.Command(
             `${name}-apply`,
             {
                 connection: onMaster,
-                create: [
-                    `${rootShell} apply ${identity}`,
-                    `--endpoint ${controlPlaneEndpoint(cluster)}`,
-                    ...apiserverCertSans(cluster).map((san) => `--san ${san}`),
-                    ...kubeadm.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
-                ].join(" "),
-                delete: `${rootShell} restore ${identity}`,
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+                ...retrofitCommand({
+                    sshUser: topology.ssh.user,
+                    node: master.name,
+                    advertiseAddress: master.ip,
+                    backupDir: kubeadm.backupDir,
+                    readyzTimeoutSeconds: kubeadm.readyzTimeoutSeconds,
+                    endpoint: controlPlaneEndpoint(cluster),
+                    sans: apiserverCertSans(cluster),
+                    verifyNamespaces: kubeadm.verifyNamespaces,
+                }),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.proxmoxSnapshot]),
