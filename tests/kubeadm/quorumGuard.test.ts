@@ -386,5 +386,31 @@ describe("etcd quorum guard and member removal against a real 3-member etcd (loo
             assert.equal(rerun.status, 0, "a re-run of the rollback converges: nothing left to remove");
             assert.match(rerun.stderr, /not an etcd member/);
         });
+
+        it("a rollback stopped at each step that can fail (drain, node deletion) converges on a re-run, every key kept", () => {
+            const c = clusters.stale;
+            const rollback = membership("k8s-master-2", c.members[1].peerUrl, { drain: 60, remove: 30 });
+            const node = { bin: "kubectl", args: "get node k8s-master-2 -o name", stdout: "node/k8s-master-2\n" };
+            // 1. The drain fails (a PodDisruptionBudget): nothing in etcd changes.
+            stubs.setRules([node, { bin: "kubectl", args: "drain k8s-master-2", stderr: "error: cannot evict pod as it would violate the pod's disruption budget\n", exit: 1 }]);
+            const drain = runShipped(rollback, stubs.env(c.env()), { action: "delete" });
+            assert.equal(drain.status, 1);
+            assert.match(drain.stderr, /kubectl drain k8s-master-2 failed \(a PodDisruptionBudget\?\); etcd is untouched\. To abort: kubectl uncordon k8s-master-2/);
+            assert.deepEqual([...c.ids().keys()].sort(), ["k8s-master", "k8s-master-2"]);
+            // 2. Drained and removed from etcd, then the node deletion fails.
+            stubs.setRules([node, { bin: "kubectl", args: "drain k8s-master-2", stdout: "node/k8s-master-2 drained\n" }, { bin: "kubectl", args: "delete node k8s-master-2", stderr: "error: timed out\n", exit: 1 }]);
+            const deletion = runShipped(rollback, stubs.env(c.env()), { action: "delete" });
+            assert.equal(deletion.status, 1);
+            assert.match(deletion.stderr, /ERROR: kubectl delete node k8s-master-2 failed/);
+            assert.deepEqual([...c.ids().keys()], ["k8s-master"], "the member is out of etcd");
+            assert.equal(keys(c), 20, "every key readable through the remaining member");
+            // 3. The re-run finds no member to remove and finishes the node deletion.
+            stubs.setRules([node, { bin: "kubectl", args: "drain k8s-master-2", stdout: "node/k8s-master-2 drained\n" }, { bin: "kubectl", args: "delete node k8s-master-2", stdout: 'node "k8s-master-2" deleted\n' }]);
+            const rerun = runShipped(rollback, stubs.env(c.env()), { action: "delete" });
+            assert.equal(rerun.status, 0, rerun.stderr);
+            assert.match(rerun.stderr, /not an etcd member/);
+            assert.match(rerun.stdout, /removed: k8s-master-2 is out of etcd and the cluster/);
+            assert.equal(keys(c), 20);
+        });
     });
 });
