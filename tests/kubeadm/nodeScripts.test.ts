@@ -14,6 +14,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { withSecretEnv } from "../../components/kubeadm/bundle";
 import { joinCommand, joinMaterialCommand, nodeResetCommand } from "../../components/kubeadm/controlPlaneJoin";
+import { preflightCommand } from "../../components/kubeadm/retrofit";
 import { runShipped } from "../helpers/shipped";
 import { scriptText } from "../../components/scriptFile";
 import { parseJoinMaterial } from "../../topology";
@@ -323,9 +324,18 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         });
         after(async () => etcd?.destroy());
 
-        // Documentation addresses (TEST-NET-1); the stubs answer, nothing is sent.
-        const ARGS = ["--vip", "192.0.2.99", "--apiserver-port", "6443", "--new-master-ip", "192.0.2.110", "--new-master-ip", "192.0.2.111", "--snapshot-dir", "", "--snapshot-max-age-hours", "24"];
-        const args = (extra: string[] = []) => ARGS.map((a) => (a === "" ? snapshots : a)).concat(extra);
+        // Retrofit's preflight step as it ships; documentation addresses (TEST-NET-1): the stubs answer, nothing is sent.
+        const preflight = (takeSnapshot: boolean) =>
+            preflightCommand({
+                sshUser: "ubuntu",
+                vip: "192.0.2.99",
+                apiserverPort: 6443,
+                newMasterIps: ["192.0.2.110", "192.0.2.111"],
+                snapshotDir: snapshots,
+                snapshotMaxAgeHours: 24,
+                takeSnapshot,
+                snapshotTimeoutMinutes: 2,
+            });
         const rules = (o: { notReady?: boolean; busy?: string; vipOurs?: boolean } = {}) => [
             { bin: "kubectl", args: "get nodes -o jsonpath=\\{range \\.items\\[\\*\\]\\}\\{\\.metadata\\.name\\}\\{\" \"\\}\\{\\.status\\.conditions", stdout: `k8s-master True\nk8s-node1 ${o.notReady ? "False" : "True"}\nk8s-master-2 True\n` },
             { bin: "kubectl", args: "get nodes -o jsonpath=\\{range \\.items\\[\\*\\]\\}\\{\\.metadata\\.name\\}\\{\" \"\\}\\{\\.status\\.addresses", stdout: "k8s-master 192.0.2.100\nk8s-master-2 192.0.2.110\n" },
@@ -340,7 +350,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         it("passes with a fresh snapshot taken from the real etcd, free addresses, and an already joined master", () => {
             rmSync(snapshots, { recursive: true, force: true });
             stubs.setRules(rules());
-            const r = runScript("kubeadm/preflight.sh", args(["--take-snapshot"]), etcdEnv());
+            const r = runShipped(preflight(true), etcdEnv());
             assert.equal(r.status, 0, r.stderr);
             const taken = readdirSync(snapshots);
             assert.equal(taken.length, 1);
@@ -350,7 +360,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             assert.match(r.stderr, /192\.0\.2\.111 is free/);
             assert.equal(r.stdout.trim(), "preflight: ready for phase 0");
             // A re-run finds the recent snapshot and takes no other.
-            assert.equal(runScript("kubeadm/preflight.sh", args(["--take-snapshot"]), etcdEnv()).status, 0);
+            assert.equal(runShipped(preflight(true), etcdEnv()).status, 0);
             assert.equal(readdirSync(snapshots).length, 1);
         });
 
@@ -361,24 +371,24 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
                 utimesSync(path.join(snapshots, f), old, old);
             }
             stubs.setRules(rules());
-            const stale = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const stale = runShipped(preflight(false), etcdEnv());
             assert.equal(stale.status, 1);
             assert.match(stale.stderr, /no etcd snapshot younger than 24h/);
 
             const fresh = path.join(snapshots, "fresh.db");
             writeFileSync(fresh, "x");
             stubs.setRules(rules({ notReady: true }));
-            const notReady = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const notReady = runShipped(preflight(false), etcdEnv());
             assert.equal(notReady.status, 1);
             assert.match(notReady.stderr, /nodes not Ready: k8s-node1/);
 
             stubs.setRules(rules({ busy: "192.0.2.111" }));
-            const busy = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const busy = runShipped(preflight(false), etcdEnv());
             assert.equal(busy.status, 1);
             assert.match(busy.stderr, /addresses in use by something else: 192\.0\.2\.111 \(a new master's address\)/);
 
             stubs.setRules(rules({ busy: "192.0.2.99", vipOurs: true }));
-            const ours = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const ours = runShipped(preflight(false), etcdEnv());
             assert.equal(ours.status, 0, ours.stderr);
             assert.match(ours.stderr, /192\.0\.2\.99:6443 already serves this cluster's apiserver/);
         });
