@@ -6,6 +6,7 @@ import {
     gibToMib,
     memberTag,
     NewMasterPlacement,
+    proxmoxTagOrder,
     renderMasterUserData,
     stableMac,
     Topology,
@@ -57,7 +58,10 @@ export class MasterVm extends pulumi.ComponentResource {
                     }),
                 },
             },
-            childOpts,
+            // The replacement has the same id (<datastore>:snippets/<name>.yaml): created first, the
+            // old one's delete would remove the new upload. Deleted first, the VM's reference stays
+            // valid once the new file is there.
+            { ...childOpts, deleteBeforeReplace: true },
         );
 
         this.vm = new proxmoxve.VmLegacy(
@@ -67,7 +71,7 @@ export class MasterVm extends pulumi.ComponentResource {
                 nodeName: master.node,
                 vmId: master.vmId,
                 description: `Kubernetes control-plane member ${placement.member} of ${placement.of} (stack ${topology.project}/${topology.stack}, phase ${placement.phase})`,
-                tags: [CONTROL_PLANE_TAG, memberTag(placement.member, placement.of)],
+                tags: proxmoxTagOrder([CONTROL_PLANE_TAG, memberTag(placement.member, placement.of)]),
                 clone: { vmId: proxmox.templateVmId, full: true, datastoreId: proxmox.datastore, retries: 3 },
                 agent: { enabled: true, trim: true },
                 cpu: { cores: master.cores, sockets: 1, type: "host" },
@@ -95,8 +99,12 @@ export class MasterVm extends pulumi.ComponentResource {
                 stopOnDestroy: false,
                 timeoutShutdownVm: 300,
             },
-            // The template is shared: a rebuilt template must not replace running masters.
-            { ...childOpts, ignoreChanges: ["clone"] },
+            // The template is shared: a rebuilt template must not replace running masters. User-data
+            // only matters at the first boot (cloud-init runs once per instance), and the provider
+            // replaces the VM when userDataFileId changes: a running master ignores it. The
+            // engine reads these from the state when a snippet is replaced delete-first, so that
+            // replacement does not cascade to the VM either (calculateDependentReplacements).
+            { ...childOpts, ignoreChanges: ["clone", "initialization.userDataFileId"] },
         );
 
         this.registerOutputs({ vmId: this.vm.vmId, ip: this.ip });

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { PHASE_IDS } from "../topology";
+import { PHASE_IDS, proxmoxTagOrder } from "../topology";
 import { SECRET } from "../tools/recorder";
 import { nameOf, recordLab } from "./helpers/program";
 
@@ -41,8 +41,11 @@ describe("program under mocks (lab stack)", () => {
         assert.equal(inputs.networkDevices[0].vlanId, 20);
         assert.match(inputs.networkDevices[0].macAddress, /^BC:24:11(:[0-9A-F]{2}){3}$/);
         assert.deepEqual(inputs.initialization.ipConfigs, [{ ipv4: { address: "10.0.20.111/24", gateway: "10.0.20.1" } }]);
-        assert.deepEqual(inputs.tags, ["k8s-control-plane", "etcd-member-3-of-3"]);
-        assert.deepEqual(vm.ignoreChanges, ["clone"]);
+        // Sorted as Proxmox stores them, so a refresh reads back what was sent (no diff on every run).
+        assert.deepEqual(inputs.tags, ["etcd-member-3-of-3", "k8s-control-plane"]);
+        assert.deepEqual(inputs.tags, proxmoxTagOrder(inputs.tags));
+        assert.deepEqual(proxmoxTagOrder(["k8s-control-plane", "etcd-member-3-of-3", "Etcd-Member-3-of-3", "a"]), ["a", "etcd-member-3-of-3", "k8s-control-plane"]);
+        assert.deepEqual(vm.ignoreChanges, ["clone", "initialization.userDataFileId"], "user-data matters at first boot only: a running master is never replaced for it");
     });
 
     it("keeps each master's MAC the same across runs", async () => {
@@ -59,7 +62,11 @@ describe("program under mocks (lab stack)", () => {
         const { resources } = await recordLab("3");
         const snippets = resources.filter((r) => r.type === SNIPPET);
         assert.equal(snippets.length, 2);
-        for (const s of snippets) assert.equal(s.inputs.contentType, "snippets");
+        for (const s of snippets) {
+            assert.equal(s.inputs.contentType, "snippets");
+            // Same file id after a change: the old one goes first, or its delete removes the new upload.
+            assert.equal(s.deleteBeforeReplace, true, `${s.name} is replaced delete-first`);
+        }
         const vm = resources.find((r) => r.type === VM && r.inputs.name === "k8s-master-2")!;
         assert.equal((vm.inputs as Record<string, any>).initialization.userDataFileId, "local:snippets/k8s-master-2-user-data.yaml");
     });

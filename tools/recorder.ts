@@ -53,18 +53,21 @@ export interface Recording {
     readonly outputs: Record<string, unknown>;
 }
 
-/** Turns the wire form of a property into a plain value, secrets replaced by SECRET. */
-export function decodeWire(value: unknown): RecordedValue {
+/**
+ * Turns the wire form of a property into a plain value, secrets replaced by SECRET (or, for tests
+ * that must read a secret input's non-secret parts such as an SSH connection's host, revealed).
+ */
+export function decodeWire(value: unknown, revealSecrets = false): RecordedValue {
     if (value === null || value === undefined) return null;
-    if (Array.isArray(value)) return value.map(decodeWire);
+    if (Array.isArray(value)) return value.map((v) => decodeWire(v, revealSecrets));
     if (typeof value === "object") {
         const obj = value as Record<string, unknown>;
         const sig = obj[specialSigKey];
-        if (sig === specialSecretSig) return SECRET;
+        if (sig === specialSecretSig) return revealSecrets ? decodeWire(obj.value, true) : SECRET;
         if (sig === specialResourceSig) return String(obj.urn ?? "");
         if (sig !== undefined) return `[${String(sig)}]`;
         const out: Record<string, RecordedValue> = {};
-        for (const [k, v] of Object.entries(obj)) out[k] = decodeWire(v);
+        for (const [k, v] of Object.entries(obj)) out[k] = decodeWire(v, revealSecrets);
         return out;
     }
     if (value === unknownValue) return UNKNOWN;
@@ -95,6 +98,8 @@ interface RegisterRequest {
 
 export class RecordingMonitor extends MockMonitor {
     readonly recorded: RecordedResource[] = [];
+    /** Tests only: record secret inputs in clear. The plan never sets it. */
+    revealSecrets = false;
     readonly registeredOutputs = new Map<string, Record<string, RecordedValue>>();
 
     /**
@@ -125,7 +130,7 @@ export class RecordingMonitor extends MockMonitor {
         req.getPropertydependenciesMap().forEach((deps, key) => {
             propertyDependencies[key] = deps.getUrnsList();
         });
-        const inputs = decodeWire(req.getObject()?.toJavaScript() ?? {}) as Record<string, RecordedValue>;
+        const inputs = decodeWire(req.getObject()?.toJavaScript() ?? {}, this.revealSecrets) as Record<string, RecordedValue>;
         const type = req.getType();
         const name = req.getName();
         const parent = req.getParent() || undefined;
@@ -186,6 +191,8 @@ export interface RunOptions {
     readonly config: Record<string, string>;
     readonly secretKeys: readonly string[];
     readonly program: () => unknown;
+    /** Tests only: secret inputs recorded in clear (see RecordingMonitor.revealSecrets). */
+    readonly revealSecrets?: boolean;
 }
 
 /**
@@ -195,6 +202,7 @@ export interface RunOptions {
 export function recordProgram(options: RunOptions): Promise<Recording> {
     return state.withLocalStorage(async () => {
         const monitor = new RecordingMonitor(mocks);
+        monitor.revealSecrets = options.revealSecrets ?? false;
         setMockOptions(monitor, options.project, options.stack, true);
         setAllConfig(options.config, [...options.secretKeys]);
         let failure: unknown;

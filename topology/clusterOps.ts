@@ -491,15 +491,31 @@ export interface CutoverNode {
 }
 
 /**
- * The kubelet cut-over order, one node at a time: workers first (the seed's 4.2), then the
- * existing master (4.3), then the new masters, whose kubelet.conf should already name the VIP
- * (they joined through it; the step then only verifies).
+ * Every node with a kubelet, workers first (the seed's 4.2), then the masters. Phase 4 flips the
+ * workers' kubelets (kubeletCutoverNodes); phase 6 checks each against kubeletServerUrl.
  */
 export function cutoverOrder(workers: readonly WorkerSpec[], masters: readonly MasterSpec[], domain: string): CutoverNode[] {
     return [
         ...workers.map((w): CutoverNode => ({ name: w.name, host: w.ip ?? `${w.name}.${domain}`, role: "worker" })),
         ...masters.map((m): CutoverNode => ({ name: m.name, host: m.ip, role: "master" })),
     ];
+}
+
+/**
+ * The nodes whose kubelet phase 4 points at the VIP, one at a time: the workers. A control-plane
+ * kubelet keeps its local apiserver: kubeadm 1.34's ControlPlaneKubeletLocalMode (beta, on by
+ * default) writes a joining control-plane node's kubelet.conf with its own advertise address, and
+ * `kubeadm upgrade apply|node` rewrites a kubelet.conf that names the controlPlaneEndpoint back to
+ * that local address (phases/upgrade/postupgrade.go, UpdateKubeletKubeconfigServer). It also
+ * keeps the control plane's own kubelets independent of the load balancer.
+ */
+export function kubeletCutoverNodes(workers: readonly WorkerSpec[], masters: readonly MasterSpec[], domain: string): CutoverNode[] {
+    return cutoverOrder(workers, masters, domain).filter((n) => n.role === "worker");
+}
+
+/** Where a node's kubelet points once phase 4 ran: a worker at the VIP, a master at its own apiserver. */
+export function kubeletServerUrl(node: CutoverNode, cluster: ClusterConfig): string {
+    return node.role === "master" ? `https://${node.host}:${cluster.apiserverPort}` : vipServerUrl(cluster);
 }
 
 export interface ExternalConsumerOutput extends ExternalConsumer {

@@ -130,6 +130,11 @@ export interface KubeadmConfig {
     readonly etcdSnapshotMaxAgeHours: number;
     /** Take a snapshot when none is recent enough, instead of refusing. */
     readonly takeEtcdSnapshot: boolean;
+    /**
+     * How long taking that snapshot may last. Its own bound, not etcdctl's 15 s command timeout:
+     * a snapshot streams the whole keyspace, and a few hundred MB take longer than that.
+     */
+    readonly etcdSnapshotTimeoutMinutes: number;
     /** Name of the Proxmox snapshot of the existing master's VM taken before phase 0 changes it. */
     readonly proxmoxSnapshotName: string;
     /** Destroying phase 0 keeps that snapshot unless this is false. */
@@ -590,6 +595,7 @@ function readKubeadm(r: Reader, value: unknown, kubernetesVersion: string | unde
         etcdSnapshotDir,
         etcdSnapshotMaxAgeHours: r.number(k, "etcdSnapshotMaxAgeHours", "kubeadm.etcdSnapshotMaxAgeHours", 0.1, 24),
         takeEtcdSnapshot: r.boolean(k, "takeEtcdSnapshot", "kubeadm.takeEtcdSnapshot", true),
+        etcdSnapshotTimeoutMinutes: r.integer(k, "etcdSnapshotTimeoutMinutes", "kubeadm.etcdSnapshotTimeoutMinutes", 1, 240, 10),
         proxmoxSnapshotName,
         keepProxmoxSnapshot: r.boolean(k, "keepProxmoxSnapshot", "kubeadm.keepProxmoxSnapshot", true),
         backupDir,

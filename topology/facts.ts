@@ -37,6 +37,19 @@ export function memberTag(member: number, of: number): string {
     return `etcd-member-${member}-of-${of}`;
 }
 
+/**
+ * Tags in the order Proxmox stores them: it de-duplicates a VM's tags and sorts them (datacenter
+ * tag-style default: ordering by name, case-insensitive), so a list sent in any other order
+ * reads back different and shows as a change on every run.
+ */
+export function proxmoxTagOrder(tags: readonly string[]): string[] {
+    const unique = tags.filter((t, i) => tags.findIndex((u) => u.toLowerCase() === t.toLowerCase()) === i);
+    return unique.sort((a, b) => {
+        const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+        return x < y ? -1 : x > y ? 1 : 0;
+    });
+}
+
 export function readMemberTag(tags: readonly unknown[]): { member: number; of: number } | undefined {
     for (const tag of tags) {
         const m = typeof tag === "string" ? /^etcd-member-(\d+)-of-(\d+)$/.exec(tag) : null;

@@ -66,23 +66,34 @@ export function isFragileTransition(members: number): boolean {
  * The decision behind removing one etcd member: after removal, the healthy voting members left
  * must still form a quorum of the remaining voting members; the last voter is never removed, nor
  * a protected member (the original master). Learners (kubeadm joins through learner mode) do not
- * vote, so removing one never costs quorum and they never count towards it.
+ * vote, so removing one never costs quorum and they never count towards it. A member that was
+ * added but never started (a join that failed after `member add`) has no name yet: it is found
+ * by its peer URL and is never healthy; as a learner it still does not vote, as a voter (added
+ * without --learner) raft counts it like any other voter, so it weighs against quorum until it
+ * is removed.
  *
  * scripts/etcd/lib.sh (`etcd_decide_removal`) applies this same rule to live data, with the same
  * arithmetic and the same order of checks; tests/kubeadm/quorumGuard.test.ts cross-checks the two
  * on many cases, so change both together.
  */
 export interface MemberHealth {
+    /** The member's name; an unstarted member has none and goes by `unstarted-<hex id>`. */
     readonly name: string;
     readonly healthy: boolean;
     /** A non-voting etcd learner (kubeadm's join adds members as learners, then promotes them). */
     readonly learner?: boolean;
+    /** False for a member added but never started (no name, no client URLs). */
+    readonly started?: boolean;
+    readonly peerUrls?: readonly string[];
 }
 
 export interface RemovalOptions {
     /** Members that are never removed (the cluster's original master). */
     readonly protectedMembers?: readonly string[];
 }
+
+/** Which member to remove: by name, or by peer URL (the only handle on an unstarted member). */
+export type MemberRef = string | { readonly name?: string; readonly peerUrl?: string };
 
 /** Why a removal was refused, as a stable word the guard script prints too. */
 export type RemovalRefusal = "not-a-member" | "protected" | "last-member" | "below-quorum";
@@ -91,24 +102,33 @@ export type RemovalDecision =
     | { readonly allowed: true; readonly remaining: number; readonly quorum: number }
     | { readonly allowed: false; readonly rule: RemovalRefusal; readonly reason: string; readonly unhealthy: readonly string[] };
 
-export function decideMemberRemoval(members: readonly MemberHealth[], removing: string, options: RemovalOptions = {}): RemovalDecision {
-    const target = members.find((m) => m.name === removing);
+/** The member a reference names: the first whose name matches, or that owns the peer URL. */
+export function findMember(members: readonly MemberHealth[], ref: MemberRef): MemberHealth | undefined {
+    const { name, peerUrl } = typeof ref === "string" ? { name: ref, peerUrl: undefined } : ref;
+    return members.find((m) => (!!name && m.name === name) || (!!peerUrl && (m.peerUrls ?? []).includes(peerUrl)));
+}
+
+const isHealthy = (m: MemberHealth) => m.healthy && m.started !== false;
+
+export function decideMemberRemoval(members: readonly MemberHealth[], removing: MemberRef, options: RemovalOptions = {}): RemovalDecision {
+    const target = findMember(members, removing);
     const voters = members.filter((m) => !m.learner);
-    const unhealthy = voters.filter((m) => m.name !== removing && !m.healthy).map((m) => m.name);
+    const unhealthy = voters.filter((m) => m !== target && !isHealthy(m)).map((m) => m.name);
+    const label = typeof removing === "string" ? removing : (removing.name ?? removing.peerUrl ?? "?");
     if (!target) {
-        return { allowed: false, rule: "not-a-member", reason: `${removing} is not an etcd member`, unhealthy };
+        return { allowed: false, rule: "not-a-member", reason: `${label} is not an etcd member`, unhealthy };
     }
-    if ((options.protectedMembers ?? []).includes(removing)) {
+    if ((options.protectedMembers ?? []).includes(target.name)) {
         return {
             allowed: false,
             rule: "protected",
-            reason: `${removing} is the original master; this stack never removes it`,
+            reason: `${target.name} is the original master; this stack never removes it`,
             unhealthy,
         };
     }
     const remaining = target.learner ? voters.length : voters.length - 1;
     if (remaining < 1) {
-        return { allowed: false, rule: "last-member", reason: `${removing} is the last etcd member; removing it destroys the cluster`, unhealthy };
+        return { allowed: false, rule: "last-member", reason: `${target.name} is the last etcd member; removing it destroys the cluster`, unhealthy };
     }
     const healthyRemaining = remaining - unhealthy.length;
     const needed = quorumOf(remaining);
@@ -116,7 +136,7 @@ export function decideMemberRemoval(members: readonly MemberHealth[], removing: 
         return {
             allowed: false,
             rule: "below-quorum",
-            reason: `removing ${removing} leaves ${healthyRemaining} healthy of ${remaining} voting members, below quorum ${needed}`,
+            reason: `removing ${target.name} leaves ${healthyRemaining} healthy of ${remaining} voting members, below quorum ${needed}`,
             unhealthy,
         };
     }

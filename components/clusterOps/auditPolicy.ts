@@ -12,14 +12,21 @@ export interface AuditPolicyFileArgs {
     readonly audit: AuditFlags;
     readonly master: MasterSpec;
     readonly sshPrivateKey: pulumi.Output<string>;
+    /**
+     * Remove the file when the resource is destroyed. Only on the existing master: a new master's
+     * copy goes with its VM, and a delete that must reach the master would make its rollback
+     * depend on the very node being removed (pulumi-command fails a delete it cannot dial).
+     */
+    readonly removeOnDestroy: boolean;
 }
 
 /**
  * The audit policy on one master, before its apiserver is regenerated (the existing master,
  * phase 1.5) or before it joins (new masters, phases 2 and 3): the apiserver does not start
- * without it. Copied over SFTP to a staging file, then installed root-owned by a command whose
- * delete removes it again (a copy alone has no delete). A changed policy re-copies and
- * re-installs (its hash is in the triggers).
+ * without it. Copied over SFTP to a staging file, then installed root-owned by a command; on the
+ * existing master its delete removes the file again (a copy alone has no delete), on a new master
+ * nothing runs on destroy (see removeOnDestroy). A changed policy re-copies and re-installs (its
+ * hash is in the triggers).
  */
 export class AuditPolicyFile extends pulumi.ComponentResource {
     readonly copy: command.remote.CopyToRemote;
@@ -43,7 +50,7 @@ export class AuditPolicyFile extends pulumi.ComponentResource {
             {
                 connection,
                 create: rootScriptCommand(topology.ssh.user, install),
-                delete: rootScriptCommand(topology.ssh.user, ["remove", "--staged", staged, "--path", audit.policyPath]),
+                ...(args.removeOnDestroy ? { delete: rootScriptCommand(topology.ssh.user, ["remove", "--staged", staged, "--path", audit.policyPath]) } : {}),
                 stdin: scriptText("cluster/audit-policy-file.sh"),
                 triggers: [digest],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,

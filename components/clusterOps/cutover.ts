@@ -7,13 +7,26 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, CutoverNode, directServerUrl, kubeletCutoverFacts, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
 import { stepOptions } from "../kubeadm/options";
-import { remoteScript, SshTarget } from "./remote";
+import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 const SCRIPT = "cluster/kubeconfig-server.sh";
 export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
 
 function existingMasterTarget(topology: Topology, privateKey: pulumi.Output<string>): SshTarget {
     return { host: topology.existingMaster.ip, user: topology.ssh.user, privateKey };
+}
+
+/** A ConfigMap's kubeconfig to the VIP: flip on create, restore on delete (kubeconfig-server.sh). */
+export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: string; to: string; from: string; timeoutSeconds: number }): RemoteScriptArgs & { script: string } {
+    const roll = a.rollDaemonSet ? ["--restart-daemonset", a.rollDaemonSet] : [];
+    const common = ["--configmap", a.configMap, ...roll, "--wait-readyz", "--timeout", String(a.timeoutSeconds)];
+    return { script: SCRIPT, args: [...common, "--to", a.to, "--from", a.from], deleteArgs: [...common, "--restore"] };
+}
+
+/** A node's kubelet.conf to the VIP, the kubelet restarted: flip on create, restore on delete. */
+export function kubeletFlipScript(a: { file: string; to: string; froms: readonly string[]; timeoutSeconds: number }): RemoteScriptArgs & { script: string } {
+    const common = ["--file", a.file, "--restart-kubelet", "--wait-readyz", "--timeout", String(a.timeoutSeconds)];
+    return { script: SCRIPT, args: [...common, "--to", a.to, ...a.froms.flatMap((f) => ["--from", f])], deleteArgs: [...common, "--restore"] };
 }
 
 export interface ConfigMapCutoverArgs {
@@ -37,17 +50,16 @@ export class ConfigMapCutover extends pulumi.ComponentResource {
     constructor(name: string, args: ConfigMapCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.configMapCutover, name, {}, opts);
         const { topology } = args;
-        const timeout = String(topology.clusterOps.cutover.nodeReadyTimeoutSeconds);
-        const roll = args.rollDaemonSet ? ["--restart-daemonset", args.rollDaemonSet] : [];
-        const common = ["--configmap", args.configMap, ...roll, "--wait-readyz", "--timeout", timeout];
         this.flip = remoteScript(
             `${name}-flip`,
             existingMasterTarget(topology, args.sshPrivateKey),
-            {
-                script: SCRIPT,
-                args: [...common, "--to", vipServerUrl(topology.cluster), "--from", directServerUrl(topology.existingMaster, topology.cluster)],
-                deleteArgs: [...common, "--restore"],
-            },
+            configMapFlipScript({
+                configMap: args.configMap,
+                ...(args.rollDaemonSet ? { rollDaemonSet: args.rollDaemonSet } : {}),
+                to: vipServerUrl(topology.cluster),
+                from: directServerUrl(topology.existingMaster, topology.cluster),
+                timeoutSeconds: topology.clusterOps.cutover.nodeReadyTimeoutSeconds,
+            }),
             childOf(this, opts),
         );
         this.registerOutputs({});
@@ -63,11 +75,11 @@ export interface KubeletCutoverArgs {
 }
 
 /**
- * One node's kubelet on the VIP: kubelet.conf rewritten and the kubelet restarted on the node,
+ * One worker's kubelet on the VIP: kubelet.conf rewritten and the kubelet restarted on the node,
  * then, from the existing master, the wait until the node renews its lease and is Ready again.
  * The next node's cut-over depends on this whole component, so the nodes go strictly one at a
- * time. A master may start from its own endpoint (kubeadm's local mode for control-plane
- * kubelets) or the existing master's; the delete puts back whichever it was.
+ * time; the delete puts back the server it replaced. Masters keep their local apiserver
+ * (topology kubeletCutoverNodes), so no step here runs on a master that a rollback removes.
  */
 export class KubeletCutover extends pulumi.ComponentResource {
     readonly flip: command.remote.Command;
@@ -79,18 +91,12 @@ export class KubeletCutover extends pulumi.ComponentResource {
         const { cluster } = topology;
         const { cutover } = topology.clusterOps;
         const timeout = String(cutover.nodeReadyTimeoutSeconds);
+        if (node.role !== "worker") throw new Error(`${node.name}: control-plane kubelets keep their local apiserver; only workers are cut over`);
         const froms = [directServerUrl(topology.existingMaster, cluster)];
-        const master = topology.masters.find((m) => m.name === node.name);
-        if (master && master.ip !== topology.existingMaster.ip) froms.push(directServerUrl(master, cluster));
-        const common = ["--file", KUBELET_CONF, "--restart-kubelet", "--wait-readyz", "--timeout", timeout];
         this.flip = remoteScript(
             `${name}-kubelet-flip`,
             { host: node.host, user: topology.ssh.user, privateKey: args.sshPrivateKey },
-            {
-                script: SCRIPT,
-                args: [...common, "--to", vipServerUrl(cluster), ...froms.flatMap((f) => ["--from", f])],
-                deleteArgs: [...common, "--restore"],
-            },
+            kubeletFlipScript({ file: KUBELET_CONF, to: vipServerUrl(cluster), froms, timeoutSeconds: cutover.nodeReadyTimeoutSeconds }),
             childOf(this, opts),
         );
         this.ready = remoteScript(

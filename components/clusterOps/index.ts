@@ -8,7 +8,7 @@
  *   7    upgradeChainPhase    upgradeChain.ts (+ gateAccess.ts)
  */
 import * as pulumi from "@pulumi/pulumi";
-import { cutoverOrder, directServerUrl, externalConsumersOutput, MasterSpec, vipServerUrl } from "../../topology";
+import { directServerUrl, externalConsumersOutput, kubeletCutoverNodes, MasterSpec, vipServerUrl } from "../../topology";
 import type { Phase } from "../phase";
 import type { StackContext } from "../stack";
 import { AuditPolicyFile } from "./auditPolicy";
@@ -30,16 +30,24 @@ export function flagParityPhase(ctx: StackContext, phase: Phase): void {
     new ConfigMapCutover("cluster-info", { topology, sshPrivateKey: secrets.sshPrivateKey, configMap: "kube-public/cluster-info" }, phase.childOptions());
     const audit = topology.clusterOps.controlPlaneFlags.audit;
     const auditPolicy = (master: MasterSpec, on: Phase, dependsOn: readonly pulumi.Resource[]): pulumi.Resource[] =>
-        audit ? [new AuditPolicyFile(`${master.name}-audit-policy`, { topology, audit, master, sshPrivateKey: secrets.sshPrivateKey }, on.childOptions([...dependsOn]))] : [];
+        audit
+            ? [
+                  new AuditPolicyFile(
+                      `${master.name}-audit-policy`,
+                      { topology, audit, master, sshPrivateKey: secrets.sshPrivateKey, removeOnDestroy: master.existing === true },
+                      on.childOptions([...dependsOn]),
+                  ),
+              ]
+            : [];
     const existingPolicy = auditPolicy(topology.existingMaster, phase, []);
     new FlagParity("flag-parity", { topology, sshPrivateKey: secrets.sshPrivateKey }, phase.childOptions(existingPolicy));
     ctx.beforeJoin.push(auditPolicy);
 }
 
 /**
- * Phase 4: kube-proxy first, then every kubelet strictly one node at a time (workers, then the
- * masters), each waiting for the previous node to be back; and the stack output listing what is
- * left to flip by hand.
+ * Phase 4: kube-proxy first, then every worker's kubelet strictly one node at a time, each waiting
+ * for the previous node to be back (control-plane kubelets keep their local apiserver, see
+ * kubeletCutoverNodes); and the stack output listing what is left to flip by hand.
  */
 export function cutoverPhase(ctx: StackContext, phase: Phase): void {
     const { topology, secrets } = ctx;
@@ -49,7 +57,7 @@ export function cutoverPhase(ctx: StackContext, phase: Phase): void {
         { topology, sshPrivateKey, configMap: "kube-system/kube-proxy", rollDaemonSet: "kube-system/kube-proxy" },
         phase.childOptions(),
     );
-    for (const [position, node] of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain).entries()) {
+    for (const [position, node] of kubeletCutoverNodes(topology.workers, topology.masters, topology.cluster.domain).entries()) {
         previous = new KubeletCutover(node.name, { topology, sshPrivateKey, node, position }, phase.childOptions([previous]));
     }
     ctx.externalConsumers = externalConsumersOutput(

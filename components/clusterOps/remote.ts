@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { shellQuote } from "../kubeadm/bundle";
 import { asRoot } from "../kubeadm/options";
 import { scriptText } from "../scriptFile";
+import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 
 /** Where and as whom a remote script runs. */
@@ -25,6 +26,15 @@ export interface RemoteScriptArgs {
     readonly args: readonly string[];
     /** Arguments for the same script on delete; without them the delete does nothing remote. */
     readonly deleteArgs?: readonly string[];
+}
+
+/** The command lines and stdin of a remote script for an SSH user: what remoteScript registers. */
+export function shippedScript(user: string, spec: RemoteScriptArgs & { readonly script: string | { readonly text: string } }): ShippedCommand {
+    return {
+        create: rootScriptCommand(user, spec.args),
+        ...(spec.deleteArgs ? { delete: rootScriptCommand(user, spec.deleteArgs) } : {}),
+        stdin: typeof spec.script === "string" ? scriptText(spec.script) : spec.script.text,
+    };
 }
 
 /**

@@ -6,18 +6,52 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, cutoverOrder, declaredFlags, flagExpectations, hasDeclaredFlags, LoadBalancerKind, Topology, vipServerUrl } from "../../topology";
+import {
+    COMPONENT_TYPES,
+    cutoverOrder,
+    declaredFlags,
+    flagExpectations,
+    hasDeclaredFlags,
+    kubeletServerUrl,
+    LoadBalancerKind,
+    Topology,
+    vipServerUrl,
+} from "../../topology";
 import { childOf } from "../childOptions";
+import { bundleScript } from "../kubeadm/bundle";
 import { asRoot, stepOptions } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
 import { scriptText } from "../scriptFile";
+import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { KUBELET_CONF } from "./cutover";
 import { flagsArgs, flagsScriptBundle } from "./flagParity";
-import { remoteScript, SshTarget } from "./remote";
+import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 /** HAProxy's stats socket: the pfSense package's, and Debian's default for a plain HAProxy. */
 export const LB_STATS_SOCKET: Record<LoadBalancerKind, string> = { pfsense: "/tmp/haproxy.socket", haproxy: "/run/haproxy/admin.sock" };
+
+/** The etcd gate: verify-etcd.sh with etcd/lib.sh (its member list parser), on the existing master. */
+export function verifyEtcdScript(topology: Topology): RemoteScriptArgs & { readonly script: { readonly text: string } } {
+    return {
+        script: { text: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "cluster/verify-etcd.sh" }) },
+        args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
+    };
+}
+
+/** The pool gate on the load balancer host: lb-pool-check.php on stdin to `php --`. */
+export function lbPoolCheckCommand(a: {
+    kind: LoadBalancerKind;
+    user: string;
+    socket: string;
+    backend: string;
+    servers: readonly string[];
+    timeoutSeconds: number;
+}): ShippedCommand {
+    const args = ["--socket", a.socket, "--backend", a.backend, "--servers", a.servers.join(","), "--timeout", String(a.timeoutSeconds)];
+    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
+    return { create: `${a.kind === "pfsense" ? "" : asRoot(a.user)}php -- ${args.join(" ")}`, stdin: scriptText("cluster/lb-pool-check.php") };
+}
 
 export interface VerificationArgs {
     readonly topology: Topology;
@@ -37,33 +71,23 @@ export class Verification extends pulumi.ComponentResource {
         const vip = vipServerUrl(topology.cluster);
 
         // etcd: exactly the planned members, all started voters, all healthy.
-        this.gates.push(
-            remoteScript(
-                `${name}-etcd-members`,
-                existing,
-                {
-                    script: "cluster/verify-etcd.sh",
-                    args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
-                },
-                child,
-            ),
-        );
+        this.gates.push(remoteScript(`${name}-etcd-members`, existing, verifyEtcdScript(topology), child));
 
         // Every master in the apiserver pool and UP, as HAProxy itself reports it.
         const lb = topology.loadBalancer;
-        const gateArgs = [
-            "--socket", LB_STATS_SOCKET[lb.kind],
-            "--backend", phaseOnePool(topology).backend.name,
-            "--servers", topology.masters.map((m) => memberServer(topology, m).name).join(","),
-        ];
         this.gates.push(
             new command.remote.Command(
                 `${name}-lb-pool`,
                 {
                     connection: sshConnection(lb.host, lb.user, sshPrivateKey),
-                    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
-                    create: `${lb.kind === "pfsense" ? "" : asRoot(lb.user)}php -- ${gateArgs.join(" ")}`,
-                    stdin: scriptText("cluster/lb-pool-check.php"),
+                    ...lbPoolCheckCommand({
+                        kind: lb.kind,
+                        user: lb.user,
+                        socket: LB_STATS_SOCKET[lb.kind],
+                        backend: phaseOnePool(topology).backend.name,
+                        servers: topology.masters.map((m) => memberServer(topology, m).name),
+                        timeoutSeconds: lb.waitUpSeconds,
+                    }),
                     logging: command.types.enums.remote.Logging.StdoutAndStderr,
                 },
                 child,
@@ -99,11 +123,14 @@ export class Verification extends pulumi.ComponentResource {
             }
         }
 
-        // Every client path on the VIP: each kubelet, kube-proxy's and cluster-info's kubeconfigs.
+        // Every client path where it belongs: each worker's kubelet on the VIP, each master's on
+        // its own apiserver (kubeadm's local mode, which `kubeadm upgrade` restores), kube-proxy's
+        // and cluster-info's kubeconfigs on the VIP.
         for (const node of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain)) {
-            this.gates.push(
-                remoteScript(`${name}-${node.name}-kubelet-vip`, on(node.host), { script: "cluster/kubeconfig-server.sh", args: ["--file", KUBELET_CONF, "--check", vip] }, child),
-            );
+            const check = { script: "cluster/kubeconfig-server.sh", args: ["--file", KUBELET_CONF, "--check", kubeletServerUrl(node, topology.cluster)] };
+            const gateName = node.role === "master" ? `${name}-${node.name}-kubelet-local` : `${name}-${node.name}-kubelet-vip`;
+            const aliases = node.role === "master" ? [{ name: `${name}-${node.name}-kubelet-vip` }] : [];
+            this.gates.push(remoteScript(gateName, on(node.host), check, { ...child, aliases }));
         }
         for (const configMap of ["kube-system/kube-proxy", "kube-public/cluster-info"]) {
             this.gates.push(

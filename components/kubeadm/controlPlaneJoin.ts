@@ -18,6 +18,7 @@ import {
     Topology,
     vmidArg,
 } from "../../topology";
+import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote, withSecretEnv } from "./bundle";
 import { asRoot, stepOptions } from "./options";
@@ -32,6 +33,70 @@ export interface ControlPlaneJoinArgs {
      * the node is ready; the join waits for what it returns.
      */
     readonly beforeJoin?: (ready: pulumi.Resource) => pulumi.Resource[];
+}
+
+/** `bash -s --` as root for an SSH user: the script arrives on stdin. */
+function rootShell(sshUser: string): string {
+    return `${asRoot(sshUser)}bash -s --`;
+}
+
+/** ready: on the new node, cloud-init done and the pinned versions installed. */
+export function nodeReadyCommand(a: { sshUser: string; kubernetesVersion: string; minContainerd: string; cloudInitTimeoutSeconds: number }): ShippedCommand {
+    return {
+        create: `${rootShell(a.sshUser)} --kubernetes-version ${a.kubernetesVersion} --min-containerd ${a.minContainerd} --cloud-init-timeout ${a.cloudInitTimeoutSeconds}`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/node-ready.sh" }),
+    };
+}
+
+/** node-reset: on the Proxmox node, through the guest agent; create only checks the agent. */
+export function nodeResetCommand(a: { pveSshUser: string; vmId: number; node: string; timeoutSeconds: number }): ShippedCommand {
+    const shell = `${asRoot(a.pveSshUser)}bash -s --`;
+    return {
+        create: `${shell} --check ${vmidArg(a.vmId)} --node-name ${a.node}`,
+        delete: `${shell} ${vmidArg(a.vmId)} --node-name ${a.node} --timeout ${a.timeoutSeconds}`,
+        stdin: bundleScript({ embed: ["kubeadm/reset-node.sh"], main: "kubeadm/reset-node-via-agent.sh" }),
+    };
+}
+
+/** etcd-membership: on the existing master, the pre-join check; its delete is the guarded removal. */
+export function etcdMembershipCommand(a: { sshUser: string; node: string; peerUrl: string; protect: string; drainTimeoutSeconds: number; timeoutSeconds: number }): ShippedCommand {
+    const memberArgs = `--node ${a.node} --peer-url ${a.peerUrl}`;
+    return {
+        create: `${rootShell(a.sshUser)} pre-join ${memberArgs}`,
+        delete: `${rootShell(a.sshUser)} remove ${memberArgs} ${protectArg(a.protect)} --drain-timeout ${a.drainTimeoutSeconds} --timeout ${a.timeoutSeconds}`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-member.sh" }),
+    };
+}
+
+/** join-material: on the existing master; the token and key come in front of stdin (withSecretEnv). */
+export function joinMaterialCommand(a: { sshUser: string; ttl: string; node: string }): ShippedCommand {
+    return {
+        create: `${rootShell(a.sshUser)} create --ttl ${a.ttl} --description ${shellQuote(`ha-control-plane join of ${a.node}`)}`,
+        delete: `${rootShell(a.sshUser)} revoke`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-material.sh" }),
+    };
+}
+
+/** join: on the new node, through the VIP; the material comes in front of stdin (withSecretEnv). */
+export function joinCommand(a: { sshUser: string; endpoint: string; advertiseAddress: string; node: string; taint: string; timeoutSeconds: number }): ShippedCommand {
+    return {
+        // The taint is explicit (kubeadm's default today): the script makes sure the node
+        // carries it, and the control-plane-taint policy can see it.
+        create: `${rootShell(a.sshUser)} --endpoint ${a.endpoint} --advertise-address ${a.advertiseAddress} --node-name ${a.node} ${a.taint} --timeout ${a.timeoutSeconds}`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-control-plane.sh" }),
+    };
+}
+
+/** gate: on the existing master, after the join. */
+export function joinGateCommand(a: { sshUser: string; node: string; members: readonly string[]; later: readonly string[]; timeoutSeconds: number }): ShippedCommand {
+    return {
+        create: [
+            `${rootShell(a.sshUser)} --node ${a.node} --members ${a.members.join(",")}`,
+            ...(a.later.length > 0 ? [`--later ${a.later.join(",")}`] : []),
+            `--timeout ${a.timeoutSeconds}`,
+        ].join(" "),
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-gate.sh" }),
+    };
 }
 
 const Logging = command.types.enums.remote.Logging;
@@ -75,7 +140,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
         const { kubeadm, existingMaster } = topology;
         const pve = topology.proxmox.nodes.find((n) => n.name === master.node);
         if (!pve) throw new Error(`${master.name}'s Proxmox node ${master.node} is not in proxmox.nodes`);
-        const rootShell = `${asRoot(topology.ssh.user)}bash -s --`;
+        const sshUser = topology.ssh.user;
         // A fresh VM answers SSH only once cloud-init has set up the user: allow for the boot.
         const onNode = { ...sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey), dialErrorLimit: 90 };
         const onExisting = sshConnection(existingMaster.ip, topology.ssh.user, args.sshPrivateKey);
@@ -85,8 +150,12 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-ready`,
             {
                 connection: onNode,
-                create: `${rootShell} --kubernetes-version ${topology.kubernetesVersion} --min-containerd ${kubeadm.minContainerdVersion} --cloud-init-timeout ${kubeadm.cloudInitTimeoutSeconds}`,
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/node-ready.sh" }),
+                ...nodeReadyCommand({
+                    sshUser,
+                    kubernetesVersion: topology.kubernetesVersion,
+                    minContainerd: kubeadm.minContainerdVersion,
+                    cloudInitTimeoutSeconds: kubeadm.cloudInitTimeoutSeconds,
+                }),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts),
@@ -96,22 +165,24 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-node-reset`,
             {
                 connection: sshConnection(pve.address, topology.proxmox.sshUser, args.sshPrivateKey),
-                create: `${asRoot(topology.proxmox.sshUser)}bash -s -- --check ${vmidArg(master.vmId)} --node-name ${master.name}`,
-                delete: `${asRoot(topology.proxmox.sshUser)}bash -s -- ${vmidArg(master.vmId)} --node-name ${master.name} --timeout 300`,
-                stdin: bundleScript({ embed: ["kubeadm/reset-node.sh"], main: "kubeadm/reset-node-via-agent.sh" }),
+                ...nodeResetCommand({ pveSshUser: topology.proxmox.sshUser, vmId: master.vmId, node: master.name, timeoutSeconds: 300 }),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.ready]),
         );
 
-        const memberArgs = `--node ${master.name} --peer-url ${peerUrl}`;
         this.membership = new command.remote.Command(
             `${name}-etcd-membership`,
             {
                 connection: onExisting,
-                create: `${rootShell} pre-join ${memberArgs}`,
-                delete: `${rootShell} remove ${memberArgs} ${protectArg(existingMaster.name)} --drain-timeout ${kubeadm.drainTimeoutSeconds} --timeout ${kubeadm.gateTimeoutSeconds}`,
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-member.sh" }),
+                ...etcdMembershipCommand({
+                    sshUser,
+                    node: master.name,
+                    peerUrl,
+                    protect: existingMaster.name,
+                    drainTimeoutSeconds: kubeadm.drainTimeoutSeconds,
+                    timeoutSeconds: kubeadm.gateTimeoutSeconds,
+                }),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.nodeReset]),
@@ -130,13 +201,14 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             KUBEADM_CERTIFICATE_KEY: pulumi.secret(certificateKey.hex),
         };
 
+        const material = joinMaterialCommand({ sshUser, ttl: kubeadm.joinTokenTtl, node: master.name });
         this.material = new command.remote.Command(
             `${name}-join-material`,
             {
                 connection: onExisting,
-                create: `${rootShell} create --ttl ${kubeadm.joinTokenTtl} --description ${shellQuote(`ha-control-plane join of ${master.name}`)}`,
-                delete: `${rootShell} revoke`,
-                stdin: withSecretEnv(secrets, bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-material.sh" })),
+                create: material.create,
+                delete: material.delete,
+                stdin: withSecretEnv(secrets, material.stdin),
                 logging: Logging.None,
             },
             // Replacing the material (`pulumi up --replace`, when it expired) revokes the old token
@@ -144,20 +216,26 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             stepOptions(this, opts, [this.membership], { ...SECRET_OUTPUTS, deleteBeforeReplace: true }),
         );
 
+        const join = joinCommand({
+            sshUser,
+            endpoint: controlPlaneEndpoint(topology.cluster),
+            advertiseAddress: master.ip,
+            node: master.name,
+            taint: taintArg(CONTROL_PLANE_TAINT),
+            timeoutSeconds: kubeadm.joinTimeoutSeconds,
+        });
         this.join = new command.remote.Command(
             `${name}-join`,
             {
                 connection: onNode,
-                // The taint is explicit (kubeadm's default today): the script makes sure the node
-                // carries it, and the control-plane-taint policy can see it.
-                create: `${rootShell} --endpoint ${controlPlaneEndpoint(topology.cluster)} --advertise-address ${master.ip} --node-name ${master.name} ${taintArg(CONTROL_PLANE_TAINT)} --timeout ${kubeadm.joinTimeoutSeconds}`,
+                create: join.create,
                 stdin: withSecretEnv(
                     {
                         ...secrets,
                         JOIN_MATERIAL: this.material.stdout,
                         JOIN_MATERIAL_REFRESH: pulumi.interpolate`pulumi up --replace '${this.material.urn}'`,
                     },
-                    bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-control-plane.sh" }),
+                    join.stdin,
                 ),
                 logging: Logging.None,
             },
@@ -169,12 +247,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-gate`,
             {
                 connection: onExisting,
-                create: [
-                    `${rootShell} --node ${master.name} --members ${members.join(",")}`,
-                    ...(later.length > 0 ? [`--later ${later.join(",")}`] : []),
-                    `--timeout ${kubeadm.gateTimeoutSeconds}`,
-                ].join(" "),
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-gate.sh" }),
+                ...joinGateCommand({ sshUser, node: master.name, members, later, timeoutSeconds: kubeadm.gateTimeoutSeconds }),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.join]),

@@ -2,9 +2,58 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology, vmidArg } from "../../topology";
 import { scriptText } from "../scriptFile";
+import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
 import { asRoot, stepOptions } from "./options";
+
+/** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
+export function preflightCommand(a: {
+    sshUser: string;
+    vip: string;
+    apiserverPort: number;
+    newMasterIps: readonly string[];
+    snapshotDir: string;
+    snapshotMaxAgeHours: number;
+    takeSnapshot: boolean;
+    snapshotTimeoutMinutes: number;
+}): ShippedCommand {
+    return {
+        create: [
+            `${asRoot(a.sshUser)}bash -s --`,
+            `--vip ${a.vip} --apiserver-port ${a.apiserverPort}`,
+            ...a.newMasterIps.map((ip) => `--new-master-ip ${ip}`),
+            `--snapshot-dir ${a.snapshotDir} --snapshot-max-age-hours ${a.snapshotMaxAgeHours}`,
+            ...(a.takeSnapshot ? [`--take-snapshot --snapshot-timeout-minutes ${a.snapshotTimeoutMinutes}`] : []),
+        ].join(" "),
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/preflight.sh" }),
+    };
+}
+
+/** The retrofit itself on the existing master: apply on create, restore on delete. */
+export function retrofitCommand(a: {
+    sshUser: string;
+    node: string;
+    advertiseAddress: string;
+    backupDir: string;
+    readyzTimeoutSeconds: number;
+    endpoint: string;
+    sans: readonly string[];
+    verifyNamespaces: readonly string[];
+}): ShippedCommand {
+    const shell = `${asRoot(a.sshUser)}bash -s --`;
+    const identity = `--node-name ${a.node} --advertise-address ${a.advertiseAddress} --backup-dir ${a.backupDir} --readyz-timeout ${a.readyzTimeoutSeconds}`;
+    return {
+        create: [
+            `${shell} apply ${identity}`,
+            `--endpoint ${a.endpoint}`,
+            ...a.sans.map((san) => `--san ${san}`),
+            ...a.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
+        ].join(" "),
+        delete: `${shell} restore ${identity}`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+    };
+}
 
 export interface RetrofitArgs {
     readonly topology: Topology;
@@ -34,20 +83,21 @@ export class Retrofit extends pulumi.ComponentResource {
         const node = topology.proxmox.nodes.find((n) => n.name === master.node);
         if (!node) throw new Error(`the existing master's Proxmox node ${master.node} is not in proxmox.nodes`);
         const onMaster = sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey);
-        const rootShell = `${asRoot(topology.ssh.user)}bash -s --`;
 
         this.preflight = new command.remote.Command(
             `${name}-preflight`,
             {
                 connection: onMaster,
-                create: [
-                    rootShell,
-                    `--vip ${cluster.vip} --apiserver-port ${cluster.apiserverPort}`,
-                    ...topology.newMasters.map((m) => `--new-master-ip ${m.ip}`),
-                    `--snapshot-dir ${kubeadm.etcdSnapshotDir} --snapshot-max-age-hours ${kubeadm.etcdSnapshotMaxAgeHours}`,
-                    ...(kubeadm.takeEtcdSnapshot ? ["--take-snapshot"] : []),
-                ].join(" "),
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/preflight.sh" }),
+                ...preflightCommand({
+                    sshUser: topology.ssh.user,
+                    vip: cluster.vip,
+                    apiserverPort: cluster.apiserverPort,
+                    newMasterIps: topology.newMasters.map((m) => m.ip),
+                    snapshotDir: kubeadm.etcdSnapshotDir,
+                    snapshotMaxAgeHours: kubeadm.etcdSnapshotMaxAgeHours,
+                    takeSnapshot: kubeadm.takeEtcdSnapshot,
+                    snapshotTimeoutMinutes: kubeadm.etcdSnapshotTimeoutMinutes,
+                }),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts),
@@ -67,19 +117,20 @@ export class Retrofit extends pulumi.ComponentResource {
             stepOptions(this, opts, [this.preflight]),
         );
 
-        const identity = `--node-name ${master.name} --advertise-address ${master.ip} --backup-dir ${kubeadm.backupDir} --readyz-timeout ${kubeadm.readyzTimeoutSeconds}`;
         this.apply = new command.remote.Command(
             `${name}-apply`,
             {
                 connection: onMaster,
-                create: [
-                    `${rootShell} apply ${identity}`,
-                    `--endpoint ${controlPlaneEndpoint(cluster)}`,
-                    ...apiserverCertSans(cluster).map((san) => `--san ${san}`),
-                    ...kubeadm.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
-                ].join(" "),
-                delete: `${rootShell} restore ${identity}`,
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+                ...retrofitCommand({
+                    sshUser: topology.ssh.user,
+                    node: master.name,
+                    advertiseAddress: master.ip,
+                    backupDir: kubeadm.backupDir,
+                    readyzTimeoutSeconds: kubeadm.readyzTimeoutSeconds,
+                    endpoint: controlPlaneEndpoint(cluster),
+                    sans: apiserverCertSans(cluster),
+                    verifyNamespaces: kubeadm.verifyNamespaces,
+                }),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.proxmoxSnapshot]),

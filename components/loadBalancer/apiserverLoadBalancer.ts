@@ -4,6 +4,31 @@ import { ApiserverPool, COMPONENT_TYPES, pfsenseLoadBalancerState, renderHaproxy
 import { childOf } from "../childOptions";
 import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberNames, pfsenseCommand, phaseOnePool } from "./shared";
 
+/** Phase 1's command on the load balancer host: apply on create and update, delete on destroy. */
+export function loadBalancerCommand(topology: Topology): LbCommandSpec {
+    const pool = phaseOnePool(topology);
+    const lb = topology.loadBalancer;
+    if (lb.kind === "pfsense") {
+        const state = pfsenseLoadBalancerState(pool, {
+            owner: lbOwner(topology),
+            interface: lb.interface,
+            prefixLength: topology.cluster.prefixLength,
+            memberServers: memberNames(topology),
+            waitUpSeconds: lb.waitUpSeconds,
+            hostAlias: lb.hostAlias,
+        });
+        return pfsenseCommand("apply", "delete", state);
+    }
+    const common = haproxyScriptOptions(topology);
+    const keep = memberNames(topology);
+    return haproxyCommand(
+        lb.user,
+        ["apply", ...common, ...(keep.length ? ["--keep", keep.join(",")] : []), "--wait-up", String(lb.waitUpSeconds)],
+        ["delete", ...common],
+        renderHaproxyFragment(pool, { comment: `${lbOwner(topology)}: Kubernetes apiserver VIP (rendered from topology/loadBalancer.ts)` }),
+    );
+}
+
 export interface ApiserverLoadBalancerArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
@@ -41,27 +66,7 @@ export class ApiserverLoadBalancer extends pulumi.ComponentResource {
         );
         this.pool = pool;
         const lb = topology.loadBalancer;
-        let spec: LbCommandSpec;
-        if (lb.kind === "pfsense") {
-            const state = pfsenseLoadBalancerState(pool, {
-                owner: lbOwner(topology),
-                interface: lb.interface,
-                prefixLength: topology.cluster.prefixLength,
-                memberServers: memberNames(topology),
-                waitUpSeconds: lb.waitUpSeconds,
-                hostAlias: lb.hostAlias,
-            });
-            spec = pfsenseCommand("apply", "delete", state);
-        } else {
-            const common = haproxyScriptOptions(topology);
-            const keep = memberNames(topology);
-            spec = haproxyCommand(
-                lb.user,
-                ["apply", ...common, ...(keep.length ? ["--keep", keep.join(",")] : []), "--wait-up", String(lb.waitUpSeconds)],
-                ["delete", ...common],
-                renderHaproxyFragment(pool, { comment: `${lbOwner(topology)}: Kubernetes apiserver VIP (rendered from topology/loadBalancer.ts)` }),
-            );
-        }
+        const spec = loadBalancerCommand(topology);
         this.apply = lbCommand(`${name}-${lb.kind}`, topology, args.sshPrivateKey, spec, childOf(this, opts));
         this.registerOutputs({ frontend: `${pool.frontend.address}:${pool.frontend.port}`, pool: pool.backend.name, result: this.apply.stdout });
     }

@@ -4,6 +4,18 @@ import { COMPONENT_TYPES, MasterSpec, pfsenseMemberState, renderHaproxyServerLin
 import { childOf } from "../childOptions";
 import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberServer, pfsenseCommand, phaseOnePool } from "./shared";
 
+/** A new master's pool entry on the load balancer host: add on create and update, remove on destroy. */
+export function poolMemberCommand(topology: Topology, master: MasterSpec): LbCommandSpec {
+    const pool = phaseOnePool(topology);
+    const server = memberServer(topology, master);
+    const lb = topology.loadBalancer;
+    if (lb.kind === "pfsense") {
+        return pfsenseCommand("add-server", "remove-server", pfsenseMemberState(pool, server, { owner: lbOwner(topology), waitUpSeconds: lb.waitUpSeconds }));
+    }
+    const common = [...haproxyScriptOptions(topology), "--name", server.name];
+    return haproxyCommand(lb.user, ["add-server", ...common, "--wait-up", String(lb.waitUpSeconds)], ["remove-server", ...common], renderHaproxyServerLine(pool, server));
+}
+
 export interface ApiserverPoolMemberArgs {
     readonly topology: Topology;
     readonly master: MasterSpec;
@@ -25,13 +37,7 @@ export class ApiserverPoolMember extends pulumi.ComponentResource {
         const server = memberServer(topology, master);
         super(COMPONENT_TYPES.apiserverPoolMember, name, { pool: pool.backend.name, server: `${server.name} ${server.address}:${server.port}` }, opts);
         const lb = topology.loadBalancer;
-        let spec: LbCommandSpec;
-        if (lb.kind === "pfsense") {
-            spec = pfsenseCommand("add-server", "remove-server", pfsenseMemberState(pool, server, { owner: lbOwner(topology), waitUpSeconds: lb.waitUpSeconds }));
-        } else {
-            const common = [...haproxyScriptOptions(topology), "--name", server.name];
-            spec = haproxyCommand(lb.user, ["add-server", ...common, "--wait-up", String(lb.waitUpSeconds)], ["remove-server", ...common], renderHaproxyServerLine(pool, server));
-        }
+        const spec = poolMemberCommand(topology, master);
         this.entry = lbCommand(`${name}-${lb.kind}`, topology, args.sshPrivateKey, spec, childOf(this, opts));
         this.registerOutputs({ server: server.name, result: this.entry.stdout });
     }

@@ -27,6 +27,11 @@
 #   address), etcd first, each waited for (a new container running, then healthy) before the
 #   next. Old manifests are kept under $KUBERNETES_DIR/tmp/ha-control-plane; a component not
 #   healthy within --timeout gets its old manifest back and the run fails.
+#   Before anything is uploaded or regenerated, kubeadm writes each manifest to be regenerated
+#   with --dry-run; when that would drop a flag, change an undeclared flag's value or drop a
+#   volume that the live manifest has (an earlier hand or Terraform edit kubeadm-config does not
+#   declare), the run refuses, naming each one, and changes nothing. Declare them in
+#   kubeadm-config (or remove them from the manifest) first.
 # revert (the delete of phase 1.5): --fragment is the removal document (flags null, volumes
 #   $delete); the same upload, then both components regenerated from it (a flag whose value is
 #   also kubeadm's default stays, as kubeadm writes it). Phase 1.5 owns the declared flags: a
@@ -46,7 +51,7 @@ if ! declare -F hacp_lib_loaded >/dev/null; then
     source "$(dirname "${BASH_SOURCE[0]}")/../kubeadm/lib.sh"
 fi
 
-ACTION="" NODE="" ADDRESS="" BIND_PORT=6443 TIMEOUT=300 FRAGMENT=""
+ACTION="" NODE="" ADDRESS="" BIND_PORT=6443 TIMEOUT=300 FRAGMENT="" UPLOAD=false
 EXPECT_APISERVER=() EXPECT_MOUNTS=() EXPECT_ETCD=()
 MANIFESTS="${KUBERNETES_DIR}/manifests"
 WORK_DIR="${KUBERNETES_DIR}/tmp/ha-control-plane"
@@ -203,6 +208,69 @@ for path, names in sorted(paths.items()):
     done <<<"$verdict"
 }
 
+# What a regenerated manifest would lose, from the live manifest (argv 1) and kubeadm's dry run
+# (argv 2); argv 3 and 4 are the flag names and mount paths the stack declares (changed or removed
+# on purpose). One line per loss.
+MANIFEST_LOSSES_PY='
+import sys, yaml
+live_path, new_path = sys.argv[1], sys.argv[2]
+declared_flags = set(filter(None, sys.argv[3].split(",")))
+declared_mounts = set(p.rstrip("/") for p in sys.argv[4].split(",") if p)
+def facts(path):
+    pod = yaml.safe_load(open(path)) or {}
+    spec = pod.get("spec") or {}
+    c = (spec.get("containers") or [{}])[0]
+    flags = {}
+    for item in (c.get("command") or [])[1:] + (c.get("args") or []):
+        if str(item).startswith("--"):
+            name, _, value = str(item)[2:].partition("=")
+            flags.setdefault(name, []).append(value)
+    volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+    mounts = {}
+    for m in c.get("volumeMounts") or []:
+        host = (volumes.get(m.get("name")) or {}).get("hostPath") or {}
+        mounts[str(m.get("mountPath", "")).rstrip("/")] = (m.get("name"), host.get("path", "?"))
+    return flags, mounts
+live_flags, live_mounts = facts(live_path)
+new_flags, new_mounts = facts(new_path)
+for name, values in sorted(live_flags.items()):
+    if name in declared_flags:
+        continue
+    if name not in new_flags:
+        print("flag --%s=%s would be dropped" % (name, ",".join(values)))
+    elif sorted(new_flags[name]) != sorted(values):
+        print("flag --%s would change from %s to %s" % (name, ",".join(values), ",".join(new_flags[name])))
+for path, (name, host) in sorted(live_mounts.items()):
+    if path not in declared_mounts and path not in new_mounts:
+        print("volume %s (host %s, mounted at %s) would be dropped" % (name, host, path))
+'
+
+# refuse_losses COMPONENT...: kubeadm regenerates a manifest from kubeadm-config alone; refuses,
+# naming them, when that would lose what only the live manifest has. Nothing changed yet.
+refuse_losses() {
+    local component file dry config flags="" mounts="" e out line losses=""
+    dry="$WORK/dry-run"
+    mkdir -p "$dry"
+    config="$WORK/kubeadm-dry-run.yaml"
+    write_kubeadm_config "$WORK/cluster.yaml" "$config" "$NODE" "$ADDRESS" "$BIND_PORT"
+    for e in "${EXPECT_APISERVER[@]}" "${EXPECT_ETCD[@]}"; do flags+="${e%%=*},"; done
+    for e in "${EXPECT_MOUNTS[@]}"; do mounts+="${e%:*},"; done
+    for component in "$@"; do
+        file=$(manifest_of "$component")
+        case $component in
+            etcd) KUBEADM_INIT_DRYRUN_DIR="$dry" kubeadm init phase etcd local --config "$config" --dry-run >/dev/null ;;
+            apiserver) KUBEADM_INIT_DRYRUN_DIR="$dry" kubeadm init phase control-plane apiserver --config "$config" --dry-run >/dev/null ;;
+        esac || die "kubeadm --dry-run of $component failed (above); nothing was changed"
+        [[ -r $dry/$(basename "$file") ]] || die "kubeadm --dry-run wrote no $(basename "$file"); nothing was changed"
+        out=$(python3 -c "$MANIFEST_LOSSES_PY" "$file" "$dry/$(basename "$file")" "$flags" "$mounts") ||
+            die "cannot compare $file with kubeadm's dry run: $out"
+        if [[ -n $out ]]; then
+            while IFS= read -r line; do losses+="    ${component}: ${line}"$'\n'; done <<<"$out"
+        fi
+    done
+    [[ -z $losses ]] || die "regenerating from kubeadm-config would lose what only the live manifests have (a hand or Terraform edit?):"$'\n'"${losses}Declare each in kubeadm-config (apiServer.extraArgs/extraVolumes, etcd.local.extraArgs) or remove it from the manifest, then run again; nothing was changed"
+}
+
 # Patches kubeadm-config with --fragment when that changes it, through kubeadm; leaves the
 # ClusterConfiguration to use in $WORK/cluster.yaml.
 patch_cluster_configuration() {
@@ -225,6 +293,12 @@ patch_cluster_configuration() {
     write_kubeadm_config "$WORK/cluster.yaml" "$WORK/upload.yaml" "$NODE" "$ADDRESS" "$BIND_PORT"
     kubeadm config validate --config "$WORK/upload.yaml" >&2 ||
         die "kubeadm refuses the patched configuration (above); kubeadm-config is unchanged"
+    UPLOAD=true
+}
+
+# Uploads the patched ClusterConfiguration, once the regeneration is known to lose nothing.
+upload_cluster_configuration() {
+    $UPLOAD || return 0
     kubeadm init phase upload-config kubeadm --config "$WORK/upload.yaml" >&2 ||
         die "kubeadm init phase upload-config kubeadm failed"
     say "kubeadm-config patched and uploaded through kubeadm"
@@ -290,6 +364,7 @@ cmd_apply() {
     apiserver_in present >/dev/null || need_apiserver=true
     etcd_in present >/dev/null || need_etcd=true
     if ! $need_apiserver && ! $need_etcd; then
+        upload_cluster_configuration
         cmd_check
         say "$NODE already in parity; nothing regenerated"
         return
@@ -301,6 +376,11 @@ cmd_apply() {
     for e in "${EXPECT_APISERVER[@]}" "${EXPECT_ETCD[@]}"; do
         grep -q -- "${e%%=*}" "$WORK/cluster.yaml" || die "kubeadm-config does not declare ${e%%=*}: give --fragment, or patch kubeadm-config first"
     done
+    local -a regenerating=()
+    if $need_etcd; then regenerating+=(etcd); fi
+    if $need_apiserver; then regenerating+=(apiserver); fi
+    refuse_losses "${regenerating[@]}"
+    upload_cluster_configuration
     backup_manifests
     if $need_etcd; then regenerate etcd; fi
     if $need_apiserver; then regenerate apiserver; fi
@@ -312,6 +392,8 @@ cmd_apply() {
 # reported, not refused; a second run finds the same manifests and restarts nothing.
 cmd_revert() {
     patch_cluster_configuration
+    refuse_losses etcd apiserver
+    upload_cluster_configuration
     backup_manifests
     regenerate etcd
     regenerate apiserver

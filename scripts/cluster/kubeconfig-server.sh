@@ -13,7 +13,10 @@
 # The server is rewritten only when it is one of the --from URLs (or already --to); any other
 # value refuses the run, so an endpoint this script does not know is never clobbered. Before
 # rewriting, it records the previous and the new URL (file mode: PATH.pre-cutover next to the
-# file; ConfigMap mode: annotation ha-control-plane/pre-cutover), and --restore puts exactly
+# file; ConfigMap mode: key NAMESPACE.NAME of the ConfigMap kube-system/ha-control-plane-cutover,
+# which `kubeadm upgrade apply` leaves alone, while it re-creates the kube-proxy ConfigMap from
+# its template and drops any annotation; a record in the annotation ha-control-plane/pre-cutover,
+# where earlier versions kept it, is still read), and --restore puts exactly
 # that previous URL back and drops the record; without a record --restore changes nothing, so
 # a target this script never changed is left alone. Idempotent: a second run changes nothing and
 # restarts nothing. The kubelet restarts when its file changed, or when it has been running
@@ -37,6 +40,8 @@ main() {
 
     URL_RE='^https://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(:[0-9]+)?$'
     RECORD_ANNOTATION=ha-control-plane/pre-cutover
+    RECORDS_NAMESPACE=kube-system
+    RECORDS_CONFIGMAP=ha-control-plane-cutover
     ROLL_ANNOTATION=ha-control-plane/kubeconfig-server
 
     file="" configmap="" to="" check="" restore=false restart_kubelet=false restart_ds="" wait_readyz=false timeout=180
@@ -192,15 +197,20 @@ main() {
             log "configmap $configmap: server $current"
             return
         fi
-        record=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{index .metadata.annotations \"$RECORD_ANNOTATION\"}}" 2>/dev/null || true)
+        local record_key="${ns}.${name}" legacy
+        record=$(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{index .data \"$record_key\"}}" 2>/dev/null || true)
         [[ $record == "<no value>" ]] && record=""
+        legacy=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{index .metadata.annotations \"$RECORD_ANNOTATION\"}}" 2>/dev/null || true)
+        [[ $legacy == "<no value>" ]] && legacy=""
+        [[ -n $record ]] || record=$legacy
         plan_move "configmap $configmap" "$current" "$record"
         if [[ -n $new ]]; then
             if $wait_readyz; then wait_for "$new/readyz" readyz_ok "$new"; fi
             if ! $restore; then
-                kubectl_ -n "$ns" annotate --overwrite configmap "$name" "$RECORD_ANNOTATION=$old $new" >/dev/null ||
-                    die "cannot record the cut-over on configmap $configmap"
-                read_cm
+                # Record first, so an interrupted run can still be restored.
+                kubectl_ -n "$RECORDS_NAMESPACE" create configmap "$RECORDS_CONFIGMAP" >/dev/null 2>&1 || true
+                kubectl_ -n "$RECORDS_NAMESPACE" patch configmap "$RECORDS_CONFIGMAP" --type merge -p "{\"data\":{\"$record_key\":\"$old $new\"}}" >/dev/null ||
+                    die "cannot record the cut-over of $configmap in configmap $RECORDS_NAMESPACE/$RECORDS_CONFIGMAP"
             fi
             rewrite "$old" "$new" "$work/cm.yaml" >"$work/new.yaml"
             # replace carries the resourceVersion just read: a concurrent change fails, never merges.
@@ -208,7 +218,13 @@ main() {
             log "configmap $configmap: server $old -> $new"
         fi
         if $restore && [[ -n $record ]]; then
-            kubectl_ -n "$ns" annotate configmap "$name" "$RECORD_ANNOTATION-" >/dev/null || die "cannot drop the cut-over record on configmap $configmap"
+            if [[ -n $legacy ]]; then
+                kubectl_ -n "$ns" annotate configmap "$name" "$RECORD_ANNOTATION-" >/dev/null || die "cannot drop the cut-over record on configmap $configmap"
+            fi
+            if [[ -n $(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{index .data \"$record_key\"}}" 2>/dev/null | grep -v '^<no value>$' || true) ]]; then
+                kubectl_ -n "$RECORDS_NAMESPACE" patch configmap "$RECORDS_CONFIGMAP" --type json -p "[{\"op\":\"remove\",\"path\":\"/data/$record_key\"}]" >/dev/null ||
+                    die "cannot drop the cut-over record of $configmap from configmap $RECORDS_NAMESPACE/$RECORDS_CONFIGMAP"
+            fi
         fi
         if [[ -n $restart_ds ]]; then
             local dns=${restart_ds%%/*} dname=${restart_ds#*/} stamped want

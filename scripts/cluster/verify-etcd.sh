@@ -10,6 +10,12 @@
 # Exit 0 = as expected, 1 = not (each difference printed), 2 = usage.
 set -euo pipefail
 
+# The member list parser (ETCD_MEMBERS_PY) is etcd/lib.sh's; the program ships both in one bundle.
+if ! declare -F etcd_lib_loaded >/dev/null; then
+    # shellcheck source-path=SCRIPTDIR source=../etcd/lib.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/../etcd/lib.sh"
+fi
+
 # Everything runs from main, so bash has read the whole script before the first command (it
 # arrives on stdin).
 main() {
@@ -37,17 +43,18 @@ main() {
     problem() { echo "verify-etcd: $*"; problems=$((problems + 1)); }
 
     IFS=, read -r -a expected <<<"$members"
-    # member list -w simple: ID, STATUS, NAME, PEER ADDRS, CLIENT ADDRS, IS LEARNER
-    list=$(etcdctl_ member list -w simple) || { echo "verify-etcd: FAILED: etcdctl member list through $pod failed" >&2; exit 1; }
+    # JSON, not the text formats: an unstarted member's empty name would collapse there.
+    json=$(etcdctl_ member list -w json) || { echo "verify-etcd: FAILED: etcdctl member list through $pod failed" >&2; exit 1; }
+    records=$(python3 -c "$ETCD_MEMBERS_PY" <<<"$json") || { echo "verify-etcd: FAILED: $records" >&2; exit 1; }
     declare -A seen=()
-    while IFS=, read -r id status name _peers _clients learner; do
+    while IFS=$'\x1f' read -r id status name peers _clients learner; do
         [[ -n $id ]] || continue
-        name=${name// /} status=${status// /} learner=${learner// /}
-        seen[$name]=1
-        echo "verify-etcd: member $name ($id): $status${learner:+, learner=$learner}"
-        [[ $status == started ]] || problem "member $name is $status, not started"
-        [[ $learner != true ]] || problem "member $name is still a learner"
-    done <<<"$list"
+        key=${name:-unstarted-$id}
+        seen[$key]=1
+        echo "verify-etcd: member $key ($id): $status${learner:+, learner=$learner}"
+        [[ $status == started ]] || problem "member $key (peer $peers) was added but never started: a failed join; remove it with remove-member.sh --peer-url ${peers%%,*}"
+        [[ $learner != true ]] || problem "member $key is still a learner"
+    done <<<"$records"
     for name in "${expected[@]}"; do
         [[ -n ${seen[$name]:-} ]] || problem "expected member $name is missing"
     done
@@ -56,9 +63,9 @@ main() {
     done
 
     # endpoint health prints one line per member: "<url> is healthy: ..." or "<url> is unhealthy: ...".
-    health=$(etcdctl_ endpoint health --cluster 2>&1) || true
-    healthy=$(grep -c ' is healthy' <<<"$health" || true)
-    printf '%s\n' "$health" | sed 's/^/verify-etcd: /'
+    health_out=$(etcdctl_ endpoint health --cluster 2>&1) || true
+    healthy=$(grep -c ' is healthy' <<<"$health_out" || true)
+    printf '%s\n' "$health_out" | sed 's/^/verify-etcd: /'
     ((healthy == ${#expected[@]})) || problem "$healthy of ${#expected[@]} members healthy"
 
     if ((problems > 0)); then

@@ -12,6 +12,7 @@
 #   ETCD_DATA_DIR   /var/lib/etcd: where a snapshot is staged when etcdctl runs inside the etcd pod
 #   ETCD_HEALTH_TIMEOUT  5s: how long one member's health probe may take (a stopped member
 #                   always takes all of it)
+#   ETCD_COMMAND_TIMEOUT 15s: etcdctl's bound on one request (a snapshot has its own, below)
 #   ETCDCTL_BIN     etcdctl; when it is not installed on the host, the etcdctl inside the running
 #                   etcd container is used through crictl (same certificate paths: kubeadm mounts
 #                   pki/etcd into the pod)
@@ -45,7 +46,7 @@ etcd_using_container() { ! command -v "$ETCDCTL_BIN" >/dev/null 2>&1; }
 etcd_ctl() {
     local endpoints=$1
     shift
-    local -a flags=(--endpoints "$endpoints" --dial-timeout 3s --command-timeout 15s)
+    local -a flags=(--endpoints "$endpoints" --dial-timeout 3s --command-timeout "${ETCD_COMMAND_TIMEOUT:-15s}")
     if [[ -n $ETCD_CACERT ]]; then flags+=(--cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY"); fi
     if etcd_using_container; then
         local id
@@ -59,21 +60,62 @@ etcd_ctl() {
 }
 
 # Members, filled by etcd_load_members (indexed alike):
-#   M_ID (hex) M_NAME M_KEY (name, or unstarted-<id>) M_STATUS M_PEERS M_CLIENTS M_LEARNER M_HEALTHY
+#   M_ID (hex) M_NAME M_KEY (name, or unstarted-<id>) M_STATUS (started|unstarted) M_PEERS
+#   M_CLIENTS (URLs comma-separated) M_LEARNER (true|false) M_HEALTHY (healthy|unhealthy)
 declare -a M_ID=() M_NAME=() M_KEY=() M_STATUS=() M_PEERS=() M_CLIENTS=() M_LEARNER=() M_HEALTHY=()
+
+# `member list -w json` as one record per member, fields separated by \x1f:
+#   ID(hex) STATUS NAME PEER_URLS CLIENT_URLS LEARNER
+# A member added but never started has no name and no client URLs: the text formats print empty
+# columns there, which whitespace splitting collapses (the peer URL then reads as the name). JSON
+# cannot collapse, \x1f is not whitespace to `read`, and python3 is on every Ubuntu server (jq
+# is not). Ids are uint64 in decimal in the JSON: python's integers keep them exact. The status
+# follows etcdctl's own rule: a member without a name has not started.
+ETCD_MEMBERS_PY='
+import json, sys
+try:
+    members = json.load(sys.stdin)["members"]
+    rows = []
+    for m in members:
+        name = m.get("name") or ""
+        fields = ["%x" % int(m["ID"]), "started" if name else "unstarted", name,
+                  ",".join(m.get("peerURLs") or []), ",".join(m.get("clientURLs") or []),
+                  "true" if m.get("isLearner") else "false"]
+        if any(c in f for f in fields for c in "\x1f\n"):
+            raise ValueError("a field holds a separator")
+        rows.append("\x1f".join(fields))
+except (ValueError, KeyError, TypeError) as e:
+    sys.exit("not the output of etcdctl member list -w json: %s" % e)
+print("\n".join(rows))
+'
+
+# etcd_member_records [ENDPOINTS]: the member list as those records (see ETCD_MEMBERS_PY).
+etcd_member_records() {
+    local endpoints=${1:-$ETCD_ENDPOINT} json errors rc=0
+    command -v python3 >/dev/null 2>&1 || { echo "python3 is needed to read etcd's member list (apt-get install python3)"; return 1; }
+    # etcdctl's warnings must not end up in the JSON: stderr is read apart.
+    errors=$(mktemp)
+    json=$(etcd_ctl "$endpoints" member list -w json 2>"$errors") || rc=$?
+    if ((rc != 0)); then
+        tail -n1 "$errors"
+        rm -f "$errors"
+        return 1
+    fi
+    rm -f "$errors"
+    python3 -c "$ETCD_MEMBERS_PY" <<<"$json" 2>&1
+}
 
 # etcd_load_members [ENDPOINTS]: the member list and each member's health, probed on its own.
 # Returns 1 (with a warning) when the list cannot be read.
 etcd_load_members() {
     local endpoints=${1:-$ETCD_ENDPOINT} out
-    if ! out=$(etcd_ctl "$endpoints" member list -w simple 2>&1); then
+    if ! out=$(etcd_member_records "$endpoints"); then
         warn "cannot list etcd members through ${endpoints}: ${out##*$'\n'}"
         return 1
     fi
     M_ID=() M_NAME=() M_KEY=() M_STATUS=() M_PEERS=() M_CLIENTS=() M_LEARNER=() M_HEALTHY=()
     local id status name peers clients learner
-    # `-w simple` separates fields with ", " and multiple URLs with ",".
-    while IFS=$'\t' read -r id status name peers clients learner; do
+    while IFS=$'\x1f' read -r id status name peers clients learner; do
         [[ -n $id ]] || continue
         M_ID+=("$id")
         M_NAME+=("$name")
@@ -88,7 +130,7 @@ etcd_load_members() {
         else
             M_HEALTHY+=(unhealthy)
         fi
-    done < <(awk -F', ' 'NF >= 5 { print $1 "\t" $2 "\t" $3 "\t" $4 "\t" $5 "\t" $6 }' <<<"$out")
+    done <<<"$out"
 }
 
 # The index of the member named NAME or owning PEER_URL, or -1.
@@ -101,38 +143,46 @@ etcd_find_member() {
     echo -1
 }
 
-# One line per member for etcd_decide_removal: "KEY healthy|unhealthy voter|learner".
+# One line per member for etcd_decide_removal:
+#   "KEY healthy|unhealthy voter|learner started|unstarted PEER_URLS"
 etcd_health_lines() {
     local i
     for i in "${!M_ID[@]}"; do
-        printf '%s %s %s\n' "${M_KEY[i]}" "${M_HEALTHY[i]}" "$([[ ${M_LEARNER[i]} == true ]] && echo learner || echo voter)"
+        printf '%s %s %s %s %s\n' "${M_KEY[i]}" "${M_HEALTHY[i]}" "$([[ ${M_LEARNER[i]} == true ]] && echo learner || echo voter)" \
+            "${M_STATUS[i]}" "${M_PEERS[i]:--}"
     done
 }
 
-# etcd_decide_removal REMOVING [PROTECTED,...] < lines "NAME healthy|unhealthy [voter|learner]"
+# etcd_decide_removal REMOVING [PROTECTED,...] [PEER_URL]
+#     < lines "NAME healthy|unhealthy [voter|learner [started|unstarted [PEER_URLS]]]"
 # The removal rule, the same as decideMemberRemoval in topology/quorum.ts, check for check
-# (tests/kubeadm/quorumGuard.test.ts compares the two on many cases): learners do not vote; the
-# healthy voters left must reach the quorum of the voters left; never the last voter, never a
-# protected member. Prints one line and returns 0 when allowed, 1 when refused:
+# (tests/kubeadm/quorumGuard.test.ts compares the two on many cases): the member is the first
+# named REMOVING or owning PEER_URL; learners do not vote; an unstarted member is never healthy;
+# the healthy voters left must reach the quorum of the voters left; never the last voter, never
+# a protected member. Prints one line and returns 0 when allowed, 1 when refused:
 #   allowed remaining=R quorum=Q
 #   refused rule=not-a-member|protected|last-member|below-quorum unhealthy=a,b healthy_remaining=H remaining=R quorum=Q
 etcd_decide_removal() {
-    local removing=$1 protected=${2:-}
-    local -a names=() health=() role=()
-    local n h r
-    while read -r n h r; do
+    local removing=$1 protected=${2:-} peer=${3:-}
+    local -a names=() health=() role=() state=() peers=()
+    local n h r s p
+    while read -r n h r s p; do
         [[ -n $n ]] || continue
         names+=("$n")
         health+=("$h")
         role+=("${r:-voter}")
+        state+=("${s:-started}")
+        peers+=("${p:--}")
     done
     local found=-1 voters=0 i
     local -a unhealthy=()
     for i in "${!names[@]}"; do
-        if ((found < 0)) && [[ ${names[i]} == "$removing" ]]; then found=$i; fi
+        if ((found < 0)) && { [[ -n $removing && ${names[i]} == "$removing" ]] || [[ -n $peer && ,${peers[i]}, == *",$peer,"* ]]; }; then found=$i; fi
+    done
+    for i in "${!names[@]}"; do
         if [[ ${role[i]} != learner ]]; then
             voters=$((voters + 1))
-            if [[ ${names[i]} != "$removing" && ${health[i]} != healthy ]]; then unhealthy+=("${names[i]}"); fi
+            if ((i != found)) && [[ ${health[i]} != healthy || ${state[i]} == unstarted ]]; then unhealthy+=("${names[i]}"); fi
         fi
     done
     local list
@@ -141,7 +191,7 @@ etcd_decide_removal() {
         echo "refused rule=not-a-member unhealthy=${list}"
         return 1
     fi
-    if [[ ,$protected, == *",$removing,"* ]]; then
+    if [[ ,$protected, == *",${names[found]},"* ]]; then
         echo "refused rule=protected unhealthy=${list}"
         return 1
     fi
@@ -234,8 +284,8 @@ etcd_leader_is_not() {
 # 0 when the list (read successfully) no longer has ID; a failed read is not "gone".
 etcd_member_gone() {
     local endpoints=$1 id=$2 list
-    list=$(etcd_ctl "$endpoints" member list -w simple) || return 1
-    [[ $'\n'$list != *$'\n'"${id}, "* ]]
+    list=$(etcd_member_records "$endpoints") || return 1
+    [[ $'\n'$list != *$'\n'"${id}"$'\x1f'* ]]
 }
 
 # etcd refuses a reconfiguration while it counts fewer than a quorum of members as connected for
@@ -302,9 +352,12 @@ etcd_remove_member() {
     log "removed ${key}; remaining: $(etcd_health_lines | paste -sd ';' - | sed 's/;/; /g')"
 }
 
-# etcd_snapshot_save DEST: a snapshot of the keyspace through this master's member.
+# etcd_snapshot_save DEST [TIMEOUT]: a snapshot of the keyspace through this master's member.
+# etcdctl bounds `snapshot save` by its command timeout, and the snapshot streams the whole
+# keyspace: it gets TIMEOUT (etcdctl duration, default 10m) instead of the 15 s of a request.
 etcd_snapshot_save() {
     local dest=$1
+    local ETCD_COMMAND_TIMEOUT=${2:-10m}
     if etcd_using_container; then
         # etcdctl runs in the pod: stage the file in the data dir, which kubeadm mounts from the
         # host at the same path.

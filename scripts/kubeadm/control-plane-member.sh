@@ -28,7 +28,13 @@ cmd_pre_join() {
     etcd_load_members || die "cannot list etcd members through ${ETCD_ENDPOINT}: is etcd running on this master?"
     index=$(etcd_find_member "$node" "$peer")
     for i in "${!M_ID[@]}"; do
-        if ((i != index)) && [[ ${M_HEALTHY[i]} != healthy ]]; then unhealthy+=("${M_KEY[i]} (${M_CLIENTS[i]:-no client URL})"); fi
+        if ((i == index)) || [[ ${M_HEALTHY[i]} == healthy ]]; then continue; fi
+        if [[ ${M_STATUS[i]} == unstarted ]]; then
+            # etcd admits one learner at a time: a stale one blocks every later join.
+            unhealthy+=("${M_KEY[i]} (added but never started$([[ ${M_LEARNER[i]} == true ]] && echo ' learner'), peer ${M_PEERS[i]}: left by a failed join; remove it with remove-member.sh --peer-url ${M_PEERS[i]%%,*})")
+        else
+            unhealthy+=("${M_KEY[i]} (${M_CLIENTS[i]:-no client URL})")
+        fi
     done
     ((${#unhealthy[@]} == 0)) ||
         die "etcd members not healthy: ${unhealthy[*]}. Adding ${node} to a degraded cluster risks quorum: bring them back first (etcdctl endpoint health --cluster)"
@@ -36,7 +42,7 @@ cmd_pre_join() {
         if [[ ${M_HEALTHY[index]} == healthy && ${M_NAME[index]} == "$node" ]]; then
             log "${node} already is a healthy etcd member"
         else
-            die "etcd holds a stale member for ${node} (id ${M_ID[index]}, ${M_STATUS[index]}, ${M_HEALTHY[index]}): a previous join failed half-way. Roll the master back (pulumi destroy --target <urn of ${node}> --target-dependents) or remove it: remove-member.sh --peer-url ${peer}"
+            die "etcd holds a stale member for ${node} (id ${M_ID[index]}, ${M_STATUS[index]}$([[ ${M_LEARNER[index]} == true ]] && echo ' learner'), ${M_HEALTHY[index]}): a previous join failed half-way. Roll the master back (pulumi destroy --target <urn of ${node}> --target-dependents) or remove it: remove-member.sh --peer-url ${peer}"
         fi
     fi
     echo "pre-join: $(etcd_health_lines | paste -sd ';' - | sed 's/;/; /g')"

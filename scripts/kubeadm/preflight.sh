@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Phase 0 preflight on the existing master (seed plan 0.1), before anything changes. Refuses when:
+#   - python3 is missing (the etcd steps read etcd's member list with it);
 #   - a node is not Ready (pods not Running are listed as a warning);
 #   - no etcd snapshot in DIR is younger than HOURS (with --take-snapshot it takes one instead);
 #   - the VIP or a new master's address answers on the network (ping, or an ARP entry after it),
@@ -8,7 +9,8 @@
 #
 # Usage:
 #   preflight.sh --vip IP --apiserver-port PORT [--new-master-ip IP]... --snapshot-dir DIR
-#                --snapshot-max-age-hours HOURS [--take-snapshot]
+#                --snapshot-max-age-hours HOURS [--take-snapshot] [--snapshot-timeout-minutes M]
+# --snapshot-timeout-minutes bounds taking the snapshot (default 10): it streams the whole keyspace.
 # Run as root on the existing master, e.g.:
 #   sudo ./preflight.sh --vip 10.0.20.99 --apiserver-port 6443 --new-master-ip 10.0.20.110 \
 #        --new-master-ip 10.0.20.111 --snapshot-dir /srv/nfs/etcd-backup --snapshot-max-age-hours 24
@@ -34,7 +36,7 @@ check_nodes() {
 }
 
 check_snapshot() {
-    local dir=$1 hours=$2 take=$3 minutes newest
+    local dir=$1 hours=$2 take=$3 timeout_minutes=$4 minutes newest
     minutes=$(awk -v h="$hours" 'BEGIN { printf "%d", h * 60 }')
     newest=$(find "$dir" -maxdepth 1 -type f -name '*.db' -size +0 -mmin "-${minutes}" -printf '%T@ %p\n' 2>/dev/null | sort -rn | head -n1 | cut -d' ' -f2- || true)
     if [[ -n $newest ]]; then
@@ -47,7 +49,9 @@ check_snapshot() {
     install -d -m 0700 "$dir"
     local file
     file="${dir}/etcd-snapshot-$(date -u +%Y%m%dT%H%M%SZ).db"
-    etcd_snapshot_save "$file" || die "taking an etcd snapshot into ${file} failed"
+    log "taking an etcd snapshot into ${file} (bounded by ${timeout_minutes} min)"
+    etcd_snapshot_save "$file" "${timeout_minutes}m" ||
+        die "taking an etcd snapshot into ${file} failed (a larger keyspace needs more time: kubeadm.etcdSnapshotTimeoutMinutes)"
     [[ -s $file ]] || die "the etcd snapshot ${file} is empty"
     log "took etcd snapshot ${file} ($(du -h "$file" | cut -f1))"
 }
@@ -87,7 +91,7 @@ check_addresses() {
 }
 
 main() {
-    local vip="" port="" dir="" hours="" take=0
+    local vip="" port="" dir="" hours="" take=0 snapshot_timeout=10
     local -a new_ips=()
     while [[ $# -gt 0 ]]; do
         case $1 in
@@ -97,6 +101,7 @@ main() {
             --snapshot-dir) dir=$(need_value "$1" "${2-}"); shift 2 ;;
             --snapshot-max-age-hours) hours=$(need_value "$1" "${2-}"); shift 2 ;;
             --take-snapshot) take=1; shift ;;
+            --snapshot-timeout-minutes) snapshot_timeout=$(need_value "$1" "${2-}"); shift 2 ;;
             *) usage_error "unknown argument '$1'" ;;
         esac
     done
@@ -104,11 +109,14 @@ main() {
     [[ $port =~ ^[0-9]+$ ]] || usage_error "--apiserver-port must be a port number"
     [[ $dir == /* ]] || usage_error "--snapshot-dir must be an absolute path"
     [[ $hours =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "--snapshot-max-age-hours must be a number"
+    [[ $snapshot_timeout =~ ^[1-9][0-9]*$ ]] || usage_error "--snapshot-timeout-minutes must be whole minutes"
     local ip
     for ip in "${new_ips[@]}"; do is_ipv4 "$ip" || usage_error "--new-master-ip ${ip} is not an IPv4 address"; done
     require_root
+    # The etcd scripts of every later phase read etcd's member list (JSON) with python3.
+    command -v python3 >/dev/null 2>&1 || die "python3 is not installed on this master; the etcd steps of later phases need it (apt-get install python3)"
     check_nodes
-    check_snapshot "$dir" "$hours" "$take"
+    check_snapshot "$dir" "$hours" "$take" "$snapshot_timeout"
     check_addresses "$vip" "$port" "${new_ips[@]}"
     echo "preflight: ready for phase 0"
 }

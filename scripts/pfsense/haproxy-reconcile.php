@@ -54,7 +54,8 @@ const HA_SERVER_KEEP = ['id'];
 const HA_VIP_KEEP = ['uniqid'];
 
 function ha_fail(int $code, string $message): void {
-	fwrite(STDERR, "haproxy-reconcile: {$message}\n");
+	// By name: PHP defines no STDERR constant when it reads the script from stdin (php --).
+	file_put_contents('php://stderr', "haproxy-reconcile: {$message}\n");
 	exit($code);
 }
 
@@ -64,13 +65,13 @@ function ha_say(string $line): void {
 
 /** The document: the shipped constant, or stdin when run by hand. */
 function ha_read_document(): array {
-	$text = defined('HA_CONTROL_PLANE_STATE_JSON') ? constant('HA_CONTROL_PLANE_STATE_JSON') : stream_get_contents(STDIN);
+	$text = defined('HA_CONTROL_PLANE_STATE_JSON') ? constant('HA_CONTROL_PLANE_STATE_JSON') : stream_get_contents(fopen('php://stdin', 'r'));
 	$doc = json_decode((string)$text, true);
 	if (!is_array($doc)) {
 		ha_fail(2, 'the desired state is not a JSON object (' . json_last_error_msg() . ')');
 	}
 	if (($doc['schema'] ?? '') !== HA_SCHEMA) {
-		ha_fail(2, 'unknown document schema ' . json_encode($doc['schema'] ?? null) . ', expected ' . HA_SCHEMA);
+		ha_fail(2, 'unknown document schema ' . json_encode($doc['schema'] ?? null, JSON_UNESCAPED_SLASHES) . ', expected ' . HA_SCHEMA);
 	}
 	foreach (['owner', 'marker', 'runtimeBackend'] as $field) {
 		if (!is_string($doc[$field] ?? null) || $doc[$field] === '') {

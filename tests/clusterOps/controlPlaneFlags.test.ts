@@ -3,6 +3,8 @@ import { spawnSync } from "child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, parseAllDocuments } from "yaml";
+import { shippedScript } from "../../components/clusterOps/remote";
+import { runShipped } from "../helpers/shipped";
 import { flagsArgs, flagsScriptBundle } from "../../components/clusterOps/flagParity";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { clusterConfigurationFragment, clusterConfigurationRemoval, DeclaredFlags, declaredFlags, flagExpectations, loadTopology, Topology } from "../../topology";
@@ -136,16 +138,16 @@ describe("control-plane-flags.sh: regenerate through kubeadm, one component at a
     });
     afterEach(() => cluster.cleanup());
 
+    /** As FlagParity ships it: remoteScript's command line (sudo -n bash -s -- ARGS, quoted) and the bundle on stdin. */
     function run(args: string[], extraEnv: Record<string, string> = {}) {
-        return spawnSync("bash", ["-s", "--", ...args], {
-            input: flagsScriptBundle(),
-            encoding: "utf8",
-            timeout: 60_000,
-            env: cluster.env({ KUBERNETES_DIR: kdir, STUB_MANIFESTS: manifests(), HACP_ALLOW_NON_ROOT: "1", HACP_POLL_SECONDS: "0.05", ...extraEnv }),
-        });
+        return runShipped(
+            shippedScript(topology.ssh.user, { script: { text: flagsScriptBundle() }, args }),
+            cluster.env({ KUBERNETES_DIR: kdir, STUB_MANIFESTS: manifests(), HACP_ALLOW_NON_ROOT: "1", HACP_POLL_SECONDS: "0.05", ...extraEnv }),
+        );
     }
     const apply = (...extra: string[]) => run([...flagsArgs("apply", topology, topology.existingMaster, declared), ...extra]);
-    const kubeadmPhases = () => cluster.log().filter((l) => l.startsWith("kubeadm init phase")).map((l) => l.replace(/ --config .*/, ""));
+    const kubeadmPhases = () => cluster.log().filter((l) => l.startsWith("kubeadm init phase") && !l.endsWith("--dry-run")).map((l) => l.replace(/ --config .*/, ""));
+    const dryRuns = () => cluster.log().filter((l) => l.startsWith("kubeadm init phase") && l.endsWith("--dry-run")).map((l) => l.replace(/ --config .*/, ""));
     const storedConfig = () => parse(cluster.state().configmaps!["kube-system/kubeadm-config"].data.ClusterConfiguration);
 
     it("patches kubeadm-config through kubeadm, then regenerates etcd and the apiserver, and ends in parity", () => {
@@ -197,7 +199,34 @@ describe("control-plane-flags.sh: regenerate through kubeadm, one component at a
         const result = run(flagsArgs("apply", t, t.existingMaster, declaredFlags(t.clusterOps.controlPlaneFlags)));
         assert.equal(result.status, 1);
         assert.match(result.stderr, /audit policy .*nowhere\/policy\.yaml is not on k8s-master yet/);
-        assert.deepEqual(kubeadmPhases(), ["kubeadm init phase upload-config kubeadm"]);
+        assert.deepEqual(kubeadmPhases(), [], "refused before kubeadm-config is uploaded");
+    });
+
+    it("refuses, naming them, when regenerating would drop a hand-added flag or volume, or change an undeclared value; changes nothing", () => {
+        const live = readFileSync(path.join(manifests(), "kube-apiserver.yaml"), "utf8");
+        const edited = live
+            .replace("- --allow-privileged=true", "- --allow-privileged=true\n    - --profiling=false")
+            .replace("- --authorization-mode=Node,RBAC", "- --authorization-mode=Node,RBAC,Webhook")
+            .replace(/( *)volumeMounts:\n/, "$1volumeMounts:\n$1- mountPath: /etc/kubernetes/webhook.yaml\n$1  name: authz-webhook\n$1  readOnly: true\n")
+            .replace(/( *)volumes:\n/, "$1volumes:\n$1- hostPath:\n$1    path: /etc/kubernetes/webhook.yaml\n$1    type: File\n$1  name: authz-webhook\n");
+        assert.notEqual(edited, live);
+        writeFileSync(path.join(manifests(), "kube-apiserver.yaml"), edited);
+        const before = cluster.state().configmaps!["kube-system/kubeadm-config"].data.ClusterConfiguration;
+        const result = apply();
+        assert.equal(result.status, 1, result.stdout + result.stderr);
+        assert.match(result.stderr, /regenerating from kubeadm-config would lose what only the live manifests have/);
+        assert.match(result.stderr, /^ {4}apiserver: flag --profiling=false would be dropped$/m);
+        assert.match(result.stderr, /^ {4}apiserver: flag --authorization-mode would change from Node,RBAC,Webhook to Node,RBAC$/m);
+        assert.match(result.stderr, /^ {4}apiserver: volume authz-webhook \(host \/etc\/kubernetes\/webhook\.yaml, mounted at \/etc\/kubernetes\/webhook\.yaml\) would be dropped$/m);
+        assert.match(result.stderr, /Declare each in kubeadm-config \(apiServer\.extraArgs\/extraVolumes, etcd\.local\.extraArgs\) or remove it from the manifest, then run again; nothing was changed/);
+        assert.deepEqual(dryRuns(), ["kubeadm init phase etcd local", "kubeadm init phase control-plane apiserver"], "kubeadm's own dry run is the comparison");
+        assert.deepEqual(kubeadmPhases(), [], "nothing uploaded, nothing regenerated");
+        assert.equal(cluster.state().configmaps!["kube-system/kubeadm-config"].data.ClusterConfiguration, before);
+        assert.equal(readFileSync(path.join(manifests(), "kube-apiserver.yaml"), "utf8"), edited);
+        // Once the edit is gone from the manifest (or declared in kubeadm-config), the same run goes through.
+        writeFileSync(path.join(manifests(), "kube-apiserver.yaml"), live);
+        const again = apply();
+        assert.equal(again.status, 0, again.stdout + again.stderr);
     });
 
     it("revert (the delete) takes the flags out of kubeadm-config and off the master", () => {

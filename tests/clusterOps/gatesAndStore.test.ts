@@ -1,10 +1,14 @@
 import { strict as assert } from "assert";
-import { execFile, spawn, spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { createServer, Server } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
+import { shippedScript } from "../../components/clusterOps/remote";
+import { lbPoolCheckCommand, verifyEtcdScript } from "../../components/clusterOps/verification";
+import { runShipped, runShippedAsync } from "../helpers/shipped";
+import { labTopology } from "../kubeadm/helpers/lab";
 import { FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
 
 /**
@@ -54,7 +58,12 @@ describe("verify-etcd.sh: the phase 6 etcd gate", function () {
     this.timeout(60_000);
     let cluster: FakeCluster;
     afterEach(() => cluster.cleanup());
-    const verify = (members = "k8s-master,k8s-master-2,k8s-master-3") => cluster.run("cluster/verify-etcd.sh", ["--members", members, "--pod", "etcd-k8s-master"]);
+    /** The phase 6 gate as the program ships it (bundle on stdin, sudo -n bash -s), for the lab's masters or MEMBERS. */
+    const verify = (members?: string) => {
+        const topology = labTopology();
+        const spec = verifyEtcdScript(topology);
+        return runShipped(shippedScript(topology.ssh.user, members ? { ...spec, args: ["--members", members, "--pod", "etcd-k8s-master"] } : spec), cluster.env());
+    };
 
     it("passes with exactly the planned members, all started voters, all healthy", () => {
         cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
@@ -71,6 +80,15 @@ describe("verify-etcd.sh: the phase 6 etcd gate", function () {
         assert.match(run.stdout, /unexpected member k8s-master-4/);
         assert.match(run.stdout, /member k8s-master-4 is still a learner/);
         assert.match(run.stdout, /3 of 4 members healthy/);
+    });
+
+    it("fails on a member a failed join added and never started, naming its peer URL and the way out", () => {
+        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), etcdUnstarted: ["https://10.0.20.112:2380"] });
+        const run = verify();
+        assert.equal(run.status, 1);
+        assert.match(run.stdout, /member unstarted-[0-9a-f]+ \(peer https:\/\/10\.0\.20\.112:2380\) was added but never started: a failed join; remove it with remove-member\.sh --peer-url https:\/\/10\.0\.20\.112:2380/);
+        assert.match(run.stdout, /unexpected member unstarted-/);
+        assert.match(run.stderr, /verify-etcd: FAILED: 3 problem\(s\)/);
     });
 });
 
@@ -126,14 +144,37 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
         server.close();
         rmSync(dir, { recursive: true, force: true });
     });
+    /** The phase 6 pool gate as verification.ts builds it (`php --`, the script on stdin), for a Linux HAProxy host's user. */
+    const gateStep = (sock: string, servers: string, timeoutSeconds = 1, extra: Partial<Parameters<typeof lbPoolCheckCommand>[0]> = {}) =>
+        lbPoolCheckCommand({ kind: "haproxy", user: "ubuntu", socket: sock, backend: "apiserver_nodes", servers: servers.split(","), timeoutSeconds, ...extra });
     // Asynchronous: the stand-in socket lives in this process.
-    const check = (servers: string) =>
-        new Promise<{ code: number; out: string }>((resolve) => {
-            const child = execFile("php", ["--", "--socket", socket(), "--backend", "apiserver_nodes", "--servers", servers, "--timeout", "1"], { timeout: 20_000 }, (err, stdout, stderr) =>
-                resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-            );
-            child.stdin!.end(readFileSync(path.join(SCRIPTS_DIR, "cluster/lb-pool-check.php")));
-        });
+    const shipped = async (step: ReturnType<typeof lbPoolCheckCommand>) => {
+        const run = await runShippedAsync(step, process.env, { timeoutMs: 20_000 });
+        assert.doesNotMatch(run.stderr, /Undefined constant|PHP Fatal/, "a designed failure, not a PHP error");
+        return { code: run.status, out: run.stdout + run.stderr, stdout: run.stdout, stderr: run.stderr };
+    };
+    const check = (servers: string) => shipped(gateStep(socket(), servers));
+
+    it("the usage and socket failures exit 2, with their message on stderr", async () => {
+        const noSocket = await shipped(gateStep(path.join(dir, "absent.sock"), "k8s-master"));
+        assert.equal(noSocket.code, 2);
+        assert.match(noSocket.stderr, /^lb-pool-check: cannot open HAProxy's stats socket .*absent\.sock: /m);
+        const step = gateStep(socket(), "k8s-master");
+        const bad = await shipped({ ...step, create: step.create.replace("--timeout 1", "--timeout soon") });
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /^lb-pool-check: --timeout must be whole seconds \(see the usage at the top of the script\)$/m);
+        const unknown = await shipped({ ...step, create: `${step.create} --frobnicate 1` });
+        assert.equal(unknown.code, 2);
+        assert.match(unknown.stderr, /unknown or incomplete argument '--frobnicate'/);
+        const none = await shipped({ ...step, create: step.create.replace("--servers k8s-master", "--servers ,") });
+        assert.equal(none.code, 2);
+        assert.match(none.stderr, /--socket, --backend and --servers are required/);
+    });
+
+    it("on pfSense it runs as the admin, without sudo", () => {
+        assert.match(gateStep("/tmp/haproxy.socket", "k8s-master", 60, { kind: "pfsense", user: "admin" }).create, /^php -- --socket \/tmp\/haproxy\.socket /);
+        assert.match(gateStep("/run/haproxy/admin.sock", "k8s-master").create, /^sudo -n php -- /);
+    });
 
     it("passes when every master is UP (pfSense's suffixed backend name included)", async () => {
         stat = [header, row("apiserver_proxy_6443", "FRONTEND", "OPEN", "", ""), ...["k8s-master", "k8s-master-2", "k8s-master-3"].map((m) => row("apiserver_nodes_ipvANY", m, "UP", "L7OK", "200")), ""].join("\n");
@@ -148,6 +189,7 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
         assert.equal(run.code, 1);
         assert.match(run.out, /k8s-master-2 is DOWN \(check L7STS 500\)/);
         assert.match(run.out, /k8s-master-3 is not in the pool/);
+        assert.match(run.stderr, /^lb-pool-check: FAILED: 2 server\(s\) not UP in apiserver_nodes$/m);
         // Not yet checked, or failing its way down: not UP either.
         stat = [header, row("apiserver_nodes", "k8s-master", "UP", "INI", ""), row("apiserver_nodes", "k8s-master-2", "UP 1/3", "L7STS", "500"), ""].join("\n");
         const early = await check("k8s-master,k8s-master-2");
@@ -178,13 +220,7 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
         try {
             for (let i = 0; i < 100 && !existsSync(stats); i++) await new Promise((r) => setTimeout(r, 50));
             assert.ok(existsSync(stats), `haproxy did not open its stats socket: ${haproxyErr}`);
-            const run = (servers: string, timeout: string) =>
-                new Promise<{ code: number; out: string }>((resolve) => {
-                    const child = execFile("php", ["--", "--socket", stats, "--backend", "apiserver_nodes", "--servers", servers, "--timeout", timeout], { timeout: 20_000 }, (err, stdout, stderr) =>
-                        resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-                    );
-                    child.stdin!.end(readFileSync(path.join(SCRIPTS_DIR, "cluster/lb-pool-check.php")));
-                });
+            const run = (servers: string, timeout: string) => shipped(gateStep(stats, servers, Number(timeout)));
             const up = await run("k8s-master", "5");
             assert.equal(up.code, 0, up.out);
             const down = await run("k8s-master,k8s-master-2", "1");

@@ -3,7 +3,10 @@ import { chmodSync, existsSync, readFileSync, statSync, utimesSync, writeFileSyn
 import * as path from "path";
 import { parse } from "yaml";
 import { directServerUrl, loadTopology, vipServerUrl } from "../../topology";
+import { configMapFlipScript, kubeletFlipScript } from "../../components/clusterOps/cutover";
+import { shippedScript } from "../../components/clusterOps/remote";
 import { labConfig } from "../helpers/program";
+import { runShipped } from "../helpers/shipped";
 import { FakeCluster, FIXTURES, Json, nodesFixture } from "./helpers/fakeCluster";
 
 /**
@@ -29,8 +32,10 @@ describe("kubeconfig-server.sh: kubelet.conf flipped to the VIP, idempotent, rev
     });
     afterEach(() => cluster.cleanup());
     const env = () => ({ CLUSTER_CA: cluster.file("ca.crt", "") });
-    const flip = (...extra: string[]) => cluster.run(script, ["--file", conf, "--to", VIP, "--from", DIRECT, "--restart-kubelet", "--wait-readyz", ...extra], { env: env() });
-    const restore = () => cluster.run(script, ["--file", conf, "--restore", "--restart-kubelet", "--wait-readyz"], { env: env() });
+    /** KubeletCutover's flip as it ships (kubeletFlipScript through remoteScript): create flips, delete restores. */
+    const step = (timeoutSeconds = 180) => shippedScript("ubuntu", kubeletFlipScript({ file: conf, to: VIP, froms: [DIRECT], timeoutSeconds }));
+    const flip = (timeoutSeconds?: number) => runShipped(step(timeoutSeconds), cluster.env(env()));
+    const restore = () => runShipped(step(), cluster.env(env()), { action: "delete" });
     const restarts = () => cluster.log().filter((l) => l === "systemctl restart kubelet").length;
 
     it("rewrites only the server, keeps mode and every other line, restarts the kubelet once it serves", () => {
@@ -102,7 +107,7 @@ describe("kubeconfig-server.sh: kubelet.conf flipped to the VIP, idempotent, rev
         assert.match(run.stderr, /names server https:\/\/10\.0\.20\.250:6443, which is none of/);
         writeFileSync(conf, original);
         cluster.file("readyz-fail", "");
-        run = flip("--timeout", "1");
+        run = flip(1);
         assert.equal(run.status, 1);
         assert.match(run.stderr, /gave up after 1s waiting for https:\/\/10\.0\.20\.99:6443\/readyz/);
         assert.equal(readFileSync(conf, "utf8"), original, "untouched");
@@ -137,30 +142,66 @@ describe("kubeconfig-server.sh: cluster-info and kube-proxy ConfigMaps (stub kub
     const cm = (key: string) => cluster.state().configmaps![key];
     const env = () => ({ CLUSTER_CA: cluster.file("ca.crt", "") });
 
-    it("cluster-info: the embedded kubeconfig names the VIP, the JWS signatures and CA stay, the record is an annotation", () => {
-        const run = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--to", VIP, "--from", DIRECT, "--wait-readyz"], { env: env() });
+    const record = (key: string) => cm("kube-system/ha-control-plane-cutover")?.data?.[key];
+
+    /** ConfigMapCutover's flip as it ships (configMapFlipScript through remoteScript). */
+    const cmStep = (configMap: string, rollDaemonSet?: string) =>
+        shippedScript("ubuntu", configMapFlipScript({ configMap, ...(rollDaemonSet ? { rollDaemonSet } : {}), to: VIP, from: DIRECT, timeoutSeconds: 60 }));
+    const shipped = (configMap: string, action: "create" | "delete" = "create", rollDaemonSet?: string) => runShipped(cmStep(configMap, rollDaemonSet), cluster.env(env()), { action });
+
+    it("cluster-info: the embedded kubeconfig names the VIP, the JWS signatures and CA stay, the record is kept apart", () => {
+        const run = shipped("kube-public/cluster-info");
         assert.equal(run.status, 0, run.stderr);
         const now = cm("kube-public/cluster-info");
         const before = configmaps()["kube-public/cluster-info"];
         assert.equal(parse(now.data.kubeconfig).clusters[0].cluster.server, VIP);
         assert.equal(now.data.kubeconfig, before.data.kubeconfig.replace(DIRECT, VIP));
         assert.equal(now.data["jws-kubeconfig-abcdef"], before.data["jws-kubeconfig-abcdef"]);
-        assert.equal(now.metadata.annotations["ha-control-plane/pre-cutover"], `${DIRECT} ${VIP}`);
+        assert.equal(record("kube-public.cluster-info"), `${DIRECT} ${VIP}`);
+        assert.equal(now.metadata.annotations?.["ha-control-plane/pre-cutover"], undefined, "nothing of ours on kubeadm's object");
         // Idempotent, then reversible.
-        const again = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--to", VIP, "--from", DIRECT], { env: env() });
+        const again = shipped("kube-public/cluster-info");
         assert.match(again.stdout, /already at/);
         const rv = cm("kube-public/cluster-info").metadata.resourceVersion;
-        assert.equal(cluster.run(script, ["--configmap", "kube-public/cluster-info", "--to", VIP, "--from", DIRECT], { env: env() }).status, 0);
+        assert.equal(shipped("kube-public/cluster-info").status, 0);
         assert.equal(cm("kube-public/cluster-info").metadata.resourceVersion, rv, "no write on a second run");
-        const back = cluster.run(script, ["--configmap", "kube-public/cluster-info", "--restore", "--wait-readyz"], { env: env() });
+        const back = shipped("kube-public/cluster-info", "delete");
         assert.equal(back.status, 0, back.stderr);
         assert.equal(cm("kube-public/cluster-info").data.kubeconfig, before.data.kubeconfig);
-        assert.equal(cm("kube-public/cluster-info").metadata.annotations?.["ha-control-plane/pre-cutover"], undefined);
+        assert.equal(record("kube-public.cluster-info"), undefined, "the record is dropped once restored");
+    });
+
+    it("kube-proxy: the restore still knows the old server after `kubeadm upgrade apply` re-created the ConfigMap", () => {
+        assert.equal(shipped("kube-system/kube-proxy", "create", "kube-system/kube-proxy").status, 0);
+        // What upgrade's addon phase does (cmd/kubeadm/app/phases/addons/proxy/proxy.go, through
+        // apiclient.CreateOrUpdate): the ConfigMap rendered anew from kubeadm's template, server =
+        // controlPlaneEndpoint (the VIP since phase 0), no annotation of anyone's.
+        const state = cluster.state();
+        const proxy = state.configmaps!["kube-system/kube-proxy"];
+        proxy.metadata = { name: "kube-proxy", namespace: "kube-system", labels: { app: "kube-proxy" }, resourceVersion: "90" };
+        state.daemonsets!["kube-system/kube-proxy"].spec.template.metadata.annotations = {};
+        cluster.setState(state);
+        const back = shipped("kube-system/kube-proxy", "delete", "kube-system/kube-proxy");
+        assert.equal(back.status, 0, back.stderr);
+        assert.equal(parse(cm("kube-system/kube-proxy").data["kubeconfig.conf"]).clusters[0].cluster.server, DIRECT);
+        assert.equal(record("kube-system.kube-proxy"), undefined);
+    });
+
+    it("a record an earlier version left as an annotation is still restored, and dropped", () => {
+        const state = cluster.state();
+        const info = state.configmaps!["kube-public/cluster-info"];
+        info.data.kubeconfig = info.data.kubeconfig.replace(DIRECT, VIP);
+        info.metadata.annotations = { "ha-control-plane/pre-cutover": `${DIRECT} ${VIP}` };
+        cluster.setState(state);
+        const back = shipped("kube-public/cluster-info", "delete");
+        assert.equal(back.status, 0, back.stderr);
+        assert.equal(parse(cm("kube-public/cluster-info").data.kubeconfig).clusters[0].cluster.server, DIRECT);
+        assert.equal(cm("kube-public/cluster-info").metadata.annotations["ha-control-plane/pre-cutover"], undefined);
     });
 
     it("kube-proxy: flips kubeconfig.conf, rolls the DaemonSet once, and rolls it back on restore", () => {
-        const args = ["--configmap", "kube-system/kube-proxy", "--restart-daemonset", "kube-system/kube-proxy"];
-        let run = cluster.run(script, [...args, "--to", VIP, "--from", DIRECT], { env: env() });
+        const proxyStep = (action: "create" | "delete" = "create") => shipped("kube-system/kube-proxy", action, "kube-system/kube-proxy");
+        let run = proxyStep();
         assert.equal(run.status, 0, run.stderr);
         const proxy = cm("kube-system/kube-proxy");
         assert.equal(parse(proxy.data["kubeconfig.conf"]).clusters[0].cluster.server, VIP);
@@ -168,10 +209,10 @@ describe("kubeconfig-server.sh: cluster-info and kube-proxy ConfigMaps (stub kub
         const ds = () => cluster.state().daemonsets!["kube-system/kube-proxy"];
         assert.equal(ds().rolls, 1);
         assert.equal(ds().spec.template.metadata.annotations["ha-control-plane/kubeconfig-server"], VIP);
-        run = cluster.run(script, [...args, "--to", VIP, "--from", DIRECT], { env: env() });
+        run = proxyStep();
         assert.equal(ds().rolls, 1, "not rolled again");
         assert.ok(cluster.log().some((l) => /rollout status daemonset\/kube-proxy/.test(l)));
-        run = cluster.run(script, [...args, "--restore"], { env: env() });
+        run = proxyStep("delete");
         assert.equal(run.status, 0, run.stderr);
         assert.equal(parse(cm("kube-system/kube-proxy").data["kubeconfig.conf"]).clusters[0].cluster.server, DIRECT);
         assert.equal(ds().rolls, 2);

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { cutoverOrder, loadTopology } from "../../topology";
+import { cutoverOrder, kubeletCutoverNodes, loadTopology } from "../../topology";
 import { RecordedResource } from "../../tools/recorder";
 import { labConfig, nameOf, recordLab } from "../helpers/program";
 
@@ -30,8 +30,10 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
     });
 
     it("the kubelet flips form one serial chain: each node's flip waits for the previous node's flip and its Ready wait", () => {
-        const order = cutoverOrder(lab.workers, lab.masters, lab.cluster.domain).map((n) => n.name);
-        assert.deepEqual(order, ["k8s-node1", "k8s-node2", "k8s-node3", "k8s-node4", "k8s-master", "k8s-master-2", "k8s-master-3"]);
+        const order = kubeletCutoverNodes(lab.workers, lab.masters, lab.cluster.domain).map((n) => n.name);
+        assert.deepEqual(order, ["k8s-node1", "k8s-node2", "k8s-node3", "k8s-node4"]);
+        // Control-plane kubelets keep their local apiserver (kubeadm's ControlPlaneKubeletLocalMode).
+        for (const m of lab.masters) assert.equal(resources.find((r) => r.name === `${m.name}-kubelet-flip`), undefined, `no flip on ${m.name}`);
         assert.ok(deps("k8s-node1-kubelet-flip").includes("kube-proxy-flip"), "kube-proxy first");
         for (let i = 0; i < order.length; i++) {
             assert.ok(deps(`${order[i]}-kubelet-ready`).includes(`${order[i]}-kubelet-flip`), `${order[i]}: the wait follows its flip`);
@@ -65,12 +67,11 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
     });
 
     it("every cut-over step restores on delete; the Ready waits and gates change nothing", () => {
-        for (const name of ["cluster-info-flip", "kube-proxy-flip", "k8s-node1-kubelet-flip", "k8s-master-kubelet-flip"]) {
+        for (const name of ["cluster-info-flip", "kube-proxy-flip", "k8s-node1-kubelet-flip", "k8s-node4-kubelet-flip"]) {
             const r = byName(name);
             assert.match(String(r.inputs.delete), /--restore/, name);
             assert.match(String(r.inputs.create), /--to https:\/\/10\.0\.20\.99:6443 --from https:\/\/10\.0\.20\.100:6443/, name);
         }
-        assert.match(String(byName("k8s-master-2-kubelet-flip").inputs.create), /--from https:\/\/10\.0\.20\.100:6443 --from https:\/\/10\.0\.20\.110:6443/);
         assert.equal(byName("k8s-node1-kubelet-ready").inputs.delete, undefined);
         assert.equal(byName("verify-etcd-members").inputs.delete, undefined);
         assert.equal(String(byName("k8s-node1-kubelet-flip").inputs.connection), "[secret]");
@@ -79,10 +80,11 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
     it("phase 6 gates: etcd, flag parity on every master, every kubelet and both ConfigMaps on the VIP", () => {
         assert.match(String(byName("verify-etcd-members").inputs.create), /--members k8s-master,k8s-master-2,k8s-master-3/);
         // pfSense: PHP, no sudo, HAProxy's own view of the pool.
-        assert.equal(byName("verify-lb-pool").inputs.create, "php -- --socket /tmp/haproxy.socket --backend apiserver_nodes --servers k8s-master,k8s-master-2,k8s-master-3");
+        assert.equal(byName("verify-lb-pool").inputs.create, "php -- --socket /tmp/haproxy.socket --backend apiserver_nodes --servers k8s-master,k8s-master-2,k8s-master-3 --timeout 60");
         for (const m of lab.masters) assert.match(String(byName(`verify-${m.name}-parity`).inputs.create), /check --expect-apiserver audit-log-maxage=7 /);
         for (const n of cutoverOrder(lab.workers, lab.masters, lab.cluster.domain)) {
-            assert.match(String(byName(`verify-${n.name}-kubelet-vip`).inputs.create), /--check https:\/\/10\.0\.20\.99:6443$/);
+            if (n.role === "worker") assert.match(String(byName(`verify-${n.name}-kubelet-vip`).inputs.create), /--check https:\/\/10\.0\.20\.99:6443$/);
+            else assert.match(String(byName(`verify-${n.name}-kubelet-local`).inputs.create), new RegExp(`--check https://${n.host.replace(/\./g, "\\.")}:6443$`));
         }
         // New masters converge before any parity gate, one after the other.
         assert.ok(deps("verify-k8s-master-3-flags").includes("verify-k8s-master-2-flags"));
@@ -111,8 +113,10 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
             assert.ok(deps(install).includes(`${master.name}-audit-policy-copy`));
             assert.ok(deps(`${master.name}-join`).includes(install), `${master.name} joins only with the policy in place`);
             assert.match(String(byName(install).inputs.create), /install --staged \/tmp\/ha-control-plane-audit-policy-[0-9a-f]{12}\.yaml --path \/etc\/kubernetes\/audit\/policy\.yaml$/);
-            assert.match(String(byName(install).inputs.delete), /remove --staged /);
+            // Nothing that runs on a new master may be needed to roll it back: the copy goes with its VM.
+            assert.equal(byName(install).inputs.delete, undefined, `${install} has no delete`);
         }
+        assert.match(String(byName("k8s-master-audit-policy-install").inputs.delete), /remove --staged /, "the existing master's copy is removed");
         assert.equal(nameOf(byName("k8s-master-3-audit-policy").parent!), "phase-3");
     });
 

@@ -23,16 +23,20 @@ export function labConfig(targetPhase?: string, edit?: ConfigEdit): StackConfig 
 }
 
 /** Runs `program` under the recording monitor with a stack's config (the lab's by default). */
-export function recordWithConfig(stack: StackConfig, program: () => unknown): Promise<Recording> {
-    return recordProgram({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program });
+export function recordWithConfig(stack: StackConfig, program: () => unknown, options: { revealSecrets?: boolean } = {}): Promise<Recording> {
+    return recordProgram({ project: stack.project, stack: stack.stack, config: stack.config, secretKeys: stack.secretKeys, program, ...options });
 }
 
 /** The real program (index.ts's two calls) on the lab stack with `edit` applied. */
-export function recordLab(targetPhase?: string, edit?: ConfigEdit): Promise<Recording> {
-    return recordWithConfig(labConfig(targetPhase, edit), () => {
-        const { topology, secrets } = readStackConfig();
-        return defineStack(topology, secrets);
-    });
+export function recordLab(targetPhase?: string, edit?: ConfigEdit, options: { revealSecrets?: boolean } = {}): Promise<Recording> {
+    return recordWithConfig(
+        labConfig(targetPhase, edit),
+        () => {
+            const { topology, secrets } = readStackConfig();
+            return defineStack(topology, secrets);
+        },
+        options,
+    );
 }
 
 const cache = new Map<string, Promise<Recording>>();

@@ -12,11 +12,14 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { bundleScript, withSecretEnv } from "../../components/kubeadm/bundle";
+import { withSecretEnv } from "../../components/kubeadm/bundle";
+import { joinCommand, joinMaterialCommand, nodeResetCommand } from "../../components/kubeadm/controlPlaneJoin";
+import { preflightCommand } from "../../components/kubeadm/retrofit";
+import { runShipped } from "../helpers/shipped";
 import { scriptText } from "../../components/scriptFile";
 import { parseJoinMaterial } from "../../topology";
 import { EtcdCluster } from "./helpers/etcdCluster";
-import { runOnStdin, runScript, Stubs } from "./helpers/stubs";
+import { runScript, Stubs } from "./helpers/stubs";
 
 const TOKEN = "abc123.0123456789abcdef";
 const KEY = "0f".repeat(32);
@@ -100,8 +103,9 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             rmSync(path.join(stubs.dir, "token"), { force: true });
             stubs.setRules(rules());
             // As the program ships it: the secrets exported in front of the bundle, on stdin.
-            const script = await resolve(withSecretEnv({ KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY }, bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-material.sh" })));
-            const r = runOnStdin(script, ["create", "--ttl", "30m", "--description", "ha-control-plane join of k8s-master-2"], env());
+            const built = joinMaterialCommand({ sshUser: "ubuntu", ttl: "30m", node: "k8s-master-2" });
+            const step = { ...built, stdin: await resolve(withSecretEnv({ KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY }, built.stdin)) };
+            const r = runShipped(step, env());
             assert.equal(r.status, 0, r.stderr);
             assert.deepEqual(parseJoinMaterial(r.stdout), { caCertHash: expectedHash, tokenExpires: "2030-01-01T00:30:00Z", tokenId: "abc123" });
             for (const secret of [TOKEN, KEY, "0123456789abcdef"]) assert.ok(!(r.stdout + r.stderr).includes(secret), "no secret in the output");
@@ -112,11 +116,11 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
 
             // Again (a replace of the material): the token is recreated, so its TTL starts afresh.
             stubs.clearCalls();
-            const again = runOnStdin(script, ["create", "--ttl", "30m"], env());
+            const again = runShipped(step, env());
             assert.equal(again.status, 0, again.stderr);
             assert.deepEqual(commands("kubeadm").map((c) => c.split(" ").slice(0, 2).join(" ")), ["init phase", "token delete", "token create"]);
 
-            const revoke = runOnStdin(script, ["revoke"], env());
+            const revoke = runShipped(step, env(), { action: "delete" });
             assert.equal(revoke.status, 0, revoke.stderr);
             assert.ok(!existsSync(path.join(stubs.dir, "token")));
         });
@@ -149,8 +153,10 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
 
         it("runs kubeadm join through the VIP with the expected flags, prints no secret, and does nothing on a re-run", async () => {
             stubs.setRules([joinRule]);
-            const script = await resolve(withSecretEnv(secretEnv(), bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-control-plane.sh" })));
-            const r = runOnStdin(script, ARGS, env());
+            // As ControlPlaneJoin builds it, without the taint (another test below covers it).
+            const built = joinCommand({ sshUser: "ubuntu", endpoint: "10.0.20.99:6443", advertiseAddress: "10.0.20.110", node: "k8s-master-2", taint: "", timeoutSeconds: 30 });
+            const step = { ...built, stdin: await resolve(withSecretEnv(secretEnv(), built.stdin)) };
+            const r = runShipped(step, env());
             assert.equal(r.status, 0, r.stderr);
             assert.deepEqual(argvOf("kubeadm"), [[
                 "join", "10.0.20.99:6443", "--control-plane",
@@ -165,7 +171,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             assert.match(r.stdout, /join: k8s-master-2 joined 10\.0\.20\.99:6443 as a control-plane member/);
 
             stubs.clearCalls();
-            const again = runOnStdin(script, ARGS, env());
+            const again = runShipped(step, env());
             assert.equal(again.status, 0, again.stderr);
             assert.deepEqual(argvOf("kubeadm"), [], "already a member: kubeadm is not called");
             assert.match(again.stderr, /already is a control-plane member/);
@@ -256,8 +262,8 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
 
         it("pipes reset-node.sh into the VM through the guest agent (as bundled by the program)", () => {
             stubs.setRules(qm("running", 0));
-            const script = bundleScript({ embed: ["kubeadm/reset-node.sh"], main: "kubeadm/reset-node-via-agent.sh" });
-            const r = runOnStdin(script, ["--vmid", "206", "--node-name", "k8s-master-3", "--timeout", "300"], env());
+            // The rollback's last step: the delete of ControlPlaneJoin's node-reset, on the Proxmox node.
+            const r = runShipped(nodeResetCommand({ pveSshUser: "root", vmId: 206, node: "k8s-master-3", timeoutSeconds: 300 }), env(), { action: "delete" });
             assert.equal(r.status, 0, r.stderr);
             assert.deepEqual(commands("qm"), ["status 206", "agent 206 ping", "guest exec 206 --timeout 300 --pass-stdin 1 -- bash -s -- --node-name k8s-master-3"]);
             assert.equal(readFileSync(received(), "utf8"), `${scriptText("kubeadm/reset-node.sh")}`);
@@ -318,9 +324,18 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         });
         after(async () => etcd?.destroy());
 
-        // Documentation addresses (TEST-NET-1); the stubs answer, nothing is sent.
-        const ARGS = ["--vip", "192.0.2.99", "--apiserver-port", "6443", "--new-master-ip", "192.0.2.110", "--new-master-ip", "192.0.2.111", "--snapshot-dir", "", "--snapshot-max-age-hours", "24"];
-        const args = (extra: string[] = []) => ARGS.map((a) => (a === "" ? snapshots : a)).concat(extra);
+        // Retrofit's preflight step as it ships; documentation addresses (TEST-NET-1): the stubs answer, nothing is sent.
+        const preflight = (takeSnapshot: boolean) =>
+            preflightCommand({
+                sshUser: "ubuntu",
+                vip: "192.0.2.99",
+                apiserverPort: 6443,
+                newMasterIps: ["192.0.2.110", "192.0.2.111"],
+                snapshotDir: snapshots,
+                snapshotMaxAgeHours: 24,
+                takeSnapshot,
+                snapshotTimeoutMinutes: 2,
+            });
         const rules = (o: { notReady?: boolean; busy?: string; vipOurs?: boolean } = {}) => [
             { bin: "kubectl", args: "get nodes -o jsonpath=\\{range \\.items\\[\\*\\]\\}\\{\\.metadata\\.name\\}\\{\" \"\\}\\{\\.status\\.conditions", stdout: `k8s-master True\nk8s-node1 ${o.notReady ? "False" : "True"}\nk8s-master-2 True\n` },
             { bin: "kubectl", args: "get nodes -o jsonpath=\\{range \\.items\\[\\*\\]\\}\\{\\.metadata\\.name\\}\\{\" \"\\}\\{\\.status\\.addresses", stdout: "k8s-master 192.0.2.100\nk8s-master-2 192.0.2.110\n" },
@@ -335,7 +350,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         it("passes with a fresh snapshot taken from the real etcd, free addresses, and an already joined master", () => {
             rmSync(snapshots, { recursive: true, force: true });
             stubs.setRules(rules());
-            const r = runScript("kubeadm/preflight.sh", args(["--take-snapshot"]), etcdEnv());
+            const r = runShipped(preflight(true), etcdEnv());
             assert.equal(r.status, 0, r.stderr);
             const taken = readdirSync(snapshots);
             assert.equal(taken.length, 1);
@@ -345,7 +360,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             assert.match(r.stderr, /192\.0\.2\.111 is free/);
             assert.equal(r.stdout.trim(), "preflight: ready for phase 0");
             // A re-run finds the recent snapshot and takes no other.
-            assert.equal(runScript("kubeadm/preflight.sh", args(["--take-snapshot"]), etcdEnv()).status, 0);
+            assert.equal(runShipped(preflight(true), etcdEnv()).status, 0);
             assert.equal(readdirSync(snapshots).length, 1);
         });
 
@@ -356,24 +371,24 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
                 utimesSync(path.join(snapshots, f), old, old);
             }
             stubs.setRules(rules());
-            const stale = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const stale = runShipped(preflight(false), etcdEnv());
             assert.equal(stale.status, 1);
             assert.match(stale.stderr, /no etcd snapshot younger than 24h/);
 
             const fresh = path.join(snapshots, "fresh.db");
             writeFileSync(fresh, "x");
             stubs.setRules(rules({ notReady: true }));
-            const notReady = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const notReady = runShipped(preflight(false), etcdEnv());
             assert.equal(notReady.status, 1);
             assert.match(notReady.stderr, /nodes not Ready: k8s-node1/);
 
             stubs.setRules(rules({ busy: "192.0.2.111" }));
-            const busy = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const busy = runShipped(preflight(false), etcdEnv());
             assert.equal(busy.status, 1);
             assert.match(busy.stderr, /addresses in use by something else: 192\.0\.2\.111 \(a new master's address\)/);
 
             stubs.setRules(rules({ busy: "192.0.2.99", vipOurs: true }));
-            const ours = runScript("kubeadm/preflight.sh", args(), etcdEnv());
+            const ours = runShipped(preflight(false), etcdEnv());
             assert.equal(ours.status, 0, ours.stderr);
             assert.match(ours.stderr, /192\.0\.2\.99:6443 already serves this cluster's apiserver/);
         });

@@ -71,7 +71,7 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
 
     it("phase 0: preflight, then the Proxmox snapshot of VMID 200, then the retrofit of the existing master", () => {
         const preflight = get("retrofit-preflight").inputs as Inputs;
-        assert.equal(preflight.create, "sudo -n bash -s -- --vip 10.0.20.99 --apiserver-port 6443 --new-master-ip 10.0.20.110 --new-master-ip 10.0.20.111 --snapshot-dir /var/lib/ha-control-plane/etcd-snapshots --snapshot-max-age-hours 24 --take-snapshot");
+        assert.equal(preflight.create, "sudo -n bash -s -- --vip 10.0.20.99 --apiserver-port 6443 --new-master-ip 10.0.20.110 --new-master-ip 10.0.20.111 --snapshot-dir /var/lib/ha-control-plane/etcd-snapshots --snapshot-max-age-hours 24 --take-snapshot --snapshot-timeout-minutes 10");
         const snapshot = get("retrofit-proxmox-snapshot").inputs as Inputs;
         assert.match(snapshot.create, /^bash -s -- create --vmid 200 --name pre-ha-retrofit --description 'before the HA retrofit of k8s-master/);
         assert.equal(snapshot.delete, "bash -s -- delete --vmid 200 --name pre-ha-retrofit --keep", "destroy keeps the snapshot");
@@ -230,6 +230,7 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
         assert.deepEqual({ ...t.kubeadm }, {
             etcdSnapshotDir: "/var/lib/ha-control-plane/etcd-snapshots",
             etcdSnapshotMaxAgeHours: 24,
+            etcdSnapshotTimeoutMinutes: 10,
             takeEtcdSnapshot: true,
             proxmoxSnapshotName: "pre-ha-retrofit",
             keepProxmoxSnapshot: true,
@@ -254,6 +255,8 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
         ["a Proxmox snapshot name starting with a digit", (r) => (r.kubeadm.proxmoxSnapshotName = "1st"), "kubeadm.proxmoxSnapshotName", /start with a letter/],
         ["a bad namespace", (r) => (r.kubeadm.verifyNamespaces = ["Calico_System"]), "kubeadm.verifyNamespaces[0]", /namespace name/],
         ["a zero readyz timeout", (r) => (r.kubeadm.readyzTimeoutSeconds = 0), "kubeadm.readyzTimeoutSeconds", /from 30 to 3600/],
+        ["a snapshot bound of 0 minutes", (r) => (r.kubeadm.etcdSnapshotTimeoutMinutes = 0), "kubeadm.etcdSnapshotTimeoutMinutes", /from 1 to 240/],
+        ["a snapshot bound of a day", (r) => (r.kubeadm.etcdSnapshotTimeoutMinutes = 1440), "kubeadm.etcdSnapshotTimeoutMinutes", /from 1 to 240/],
         ["a malformed containerd minimum", (r) => (r.kubeadm.minContainerdVersion = "two"), "kubeadm.minContainerdVersion", /MAJOR\.MINOR/],
         ["kubeadm too old for v1beta3", (r) => (r.kubernetesVersion = "1.21.14"), "kubernetesVersion", /v1beta3, kubeadm\.k8s\.io\/v1beta4/],
         ["kubeadm not an object", (r) => (r.kubeadm = "yes"), "kubeadm", /must be an object/],
@@ -300,5 +303,53 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
 
     it("the lab config still loads in the shape the other tests expect", () => {
         assert.doesNotThrow(() => loadTopology(labConfig().raw, { project: "ha-control-plane", stack: "lab" }));
+    });
+});
+
+describe("rolling a master back needs nothing that runs on it (pulumi destroy --target <vm> --target-dependents)", function () {
+    this.timeout(60_000);
+    /**
+     * What that destroy deletes: the VM and everything that depends on it, transitively, by
+     * dependency or parent (the engine's --target-dependents). A delete that has to reach the
+     * master itself fails when its network is gone (pulumi-command retries the dial, then fails
+     * the delete), and the rollback exists for exactly that case.
+     */
+    const destroyedWith = (resources: readonly RecordedResource[], target: RecordedResource): RecordedResource[] => {
+        const set = new Set([target.urn]);
+        for (let grew = true; grew; ) {
+            grew = false;
+            for (const r of resources) {
+                if (set.has(r.urn)) continue;
+                if ([...r.dependencies, ...(r.parent ? [r.parent] : [])].some((d) => set.has(d))) {
+                    set.add(r.urn);
+                    grew = true;
+                }
+            }
+        }
+        return resources.filter((r) => set.has(r.urn));
+    };
+
+    it("at phase 7, for every new master: no delete connects to it; the guarded removal and the agent reset run elsewhere", async () => {
+        const lab = labTopology();
+        const { resources } = await recordLab("7", undefined, { revealSecrets: true });
+        for (const master of lab.newMasters) {
+            const vm = resources.find((r) => r.type === "proxmoxve:index/vmLegacy:VmLegacy" && r.inputs.name === master.name)!;
+            const destroyed = destroyedWith(resources, vm);
+            const deletes = destroyed.filter((r) => r.type === "command:remote:Command" && r.inputs.delete);
+            const host = (r: RecordedResource) => String((r.inputs.connection as Record<string, unknown>).host);
+            assert.deepEqual(deletes.filter((r) => host(r) === master.ip).map((r) => r.name), [], `deletes that would have to reach ${master.name}`);
+            // Nor a CopyToRemote with a delete (it has none: the copy stays with the VM's disk).
+            for (const r of destroyed.filter((x) => x.type === "command:remote:CopyToRemote")) assert.equal(r.inputs.delete, undefined, r.name);
+            const by = (name: string) => deletes.find((r) => r.name === name)!;
+            assert.equal(host(by(`${master.name}-etcd-membership`)), lab.existingMaster.ip, "the guarded removal runs on the existing master");
+            assert.equal(host(by(`${master.name}-node-reset`)), lab.proxmox.nodes.find((n) => n.name === master.node)!.address, "the reset goes through the Proxmox node's guest agent");
+            assert.ok(destroyed.some((r) => r.name === `${master.name}-audit-policy-install`), "the audit policy copy goes with it, without a delete");
+        }
+    });
+
+    it("the existing master's audit policy is still removed when phase 1.5 is destroyed", async () => {
+        const { resources } = await recordLab("1.5");
+        const install = resources.find((r) => r.name === "k8s-master-audit-policy-install")!;
+        assert.match(String(install.inputs.delete), /-- remove --staged /);
     });
 });

@@ -12,8 +12,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { bundleScript } from "../../components/kubeadm/bundle";
-import { runOnStdin, runScript, Stubs, StubRule } from "./helpers/stubs";
+import { retrofitCommand } from "../../components/kubeadm/retrofit";
+import { runShipped } from "../helpers/shipped";
+import { runScript, Stubs, StubRule } from "./helpers/stubs";
 
 const FIXTURES = path.resolve(__dirname, "../fixtures/kubeadm");
 
@@ -218,8 +219,17 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
 
     it("v1beta3, shipped as the program ships it (bundle with the embedded patch tool on stdin): the API version found is kept", () => {
         freshMaster("cluster-configuration-v1beta3.yaml", "always");
-        const script = bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" });
-        const run = runOnStdin(script, [...APPLY, "--backup-dir", backup], env());
+        const step = retrofitCommand({
+            sshUser: "ubuntu",
+            node: "k8s-master",
+            advertiseAddress: "10.0.20.100",
+            backupDir: backup,
+            readyzTimeoutSeconds: 2,
+            endpoint: "10.0.20.99:6443",
+            sans: ["10.0.20.99", "k8s-apiserver.viktorbarzin.lan"],
+            verifyNamespaces: ["calico-system"],
+        });
+        const run = runShipped(step, env());
         assert.equal(run.status, 0, run.stderr);
         assert.equal(live().apiVersion, "kubeadm.k8s.io/v1beta3");
         assert.equal(live().controlPlaneEndpoint, "10.0.20.99:6443");

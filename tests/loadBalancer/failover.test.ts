@@ -7,7 +7,9 @@ import { strict as assert } from "assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { apiserverPool, ApiserverPool, bashWithPayload, ejectionBoundMs, PoolServer, renderHaproxyFragment, renderHaproxyServerLine } from "../../topology";
+import { haproxyCommand } from "../../components/loadBalancer/shared";
+import { runShippedAsync } from "../helpers/shipped";
+import { apiserverPool, ApiserverPool, ejectionBoundMs, PoolServer, renderHaproxyFragment, renderHaproxyServerLine } from "../../topology";
 import { FakeApiserver, selfSignedCert } from "../fixtures/loadBalancer/fakeApiserver";
 import { freePort, HaproxyProcess, sleep, testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
 import { failures, Load } from "../fixtures/loadBalancer/load";
@@ -104,9 +106,10 @@ describe("apiserver LB on a real HAProxy (fake apiservers on loopback)", functio
         const c = fakes[2];
         const load = new Load(port, 4, 2);
         await sleep(200);
-        // Exactly what the program ships: the script on stdin with the server line in front.
-        const stdin = bashWithPayload(readFileSync(LB_SCRIPT, "utf8"), renderHaproxyServerLine(pool, server(c)));
-        const add = await run("bash", ["-s", "--", "add-server", "--name", c.name, ...common(), "--wait-up", "10"], { stdin });
+        // Exactly what the program ships (haproxyCommand): sudo -n bash -s, the server line in front of the script.
+        const step = haproxyCommand("ubuntu", ["add-server", "--name", c.name, ...common(), "--wait-up", "10"], ["remove-server", "--name", c.name, ...common()], renderHaproxyServerLine(pool, server(c)));
+        const shipped = await runShippedAsync(step, process.env);
+        const add = { code: shipped.status, stdout: shipped.stdout, stderr: shipped.stderr };
         await sleep(500);
         const results = await load.stop();
         assert.equal(add.code, 0, add.stderr);
@@ -114,16 +117,17 @@ describe("apiserver LB on a real HAProxy (fake apiservers on loopback)", functio
         assert.match(add.stdout, /UP in apiserver_nodes: master-c/);
         assert.deepEqual(failures(results), [], "failed requests across the reload");
         assert.ok(results.some((r) => r.backend === "master-c"), "the new backend receives traffic");
-        const again = await run("bash", ["-s", "--", "add-server", "--name", c.name, ...common()], { stdin });
-        assert.equal(again.code, 0, again.stderr);
+        const again = await runShippedAsync(step, process.env);
+        assert.equal(again.status, 0, again.stderr);
         assert.match(again.stdout, /no change/);
     });
 
     it("keeps the config untouched when haproxy -c refuses it", async () => {
         const before = readFileSync(cfg, "utf8");
-        writeFileSync(path.join(dir, "bad.cfg"), "backend apiserver_nodes\n    mode tcp\n    server x 127.0.0.1:1 bogus-keyword\n");
-        const res = await run("bash", [LB_SCRIPT, "apply", "--fragment", path.join(dir, "bad.cfg"), ...common()]);
-        assert.equal(res.code, 1);
+        // Shipped as phase 1 ships it: the fragment in front of the script on stdin.
+        const step = haproxyCommand("ubuntu", ["apply", ...common()], ["delete", ...common()], "backend apiserver_nodes\n    mode tcp\n    server x 127.0.0.1:1 bogus-keyword\n");
+        const res = await runShippedAsync(step, process.env);
+        assert.equal(res.status, 1);
         assert.match(res.stderr, /haproxy -c refused the new configuration/);
         assert.equal(readFileSync(cfg, "utf8"), before);
     });

@@ -13,10 +13,14 @@ import {
     PfsenseLoadBalancerState,
     pfsenseLoadBalancerState,
     pfsenseMemberState,
-    phpWithState,
     poolServer,
     readPhpState,
 } from "../../topology";
+import { loadBalancerCommand } from "../../components/loadBalancer/apiserverLoadBalancer";
+import { poolMemberCommand } from "../../components/loadBalancer/poolMember";
+import { pfsenseCommand } from "../../components/loadBalancer/shared";
+import { runShippedAsync } from "../helpers/shipped";
+import { labTopology } from "../kubeadm/helpers/lab";
 import { run, ScriptResult, scriptPath } from "./scriptRunner";
 
 const SCRIPT = scriptPath("pfsense/haproxy-reconcile.php");
@@ -38,11 +42,19 @@ describe("pfSense reconcile script (php-cli against a stand-in for pfSense's con
     let configFile: string;
     let logFile: string;
 
-    const php = (action: string, doc: unknown, env: Record<string, string> = {}): Promise<ScriptResult> =>
-        run("php", [SCRIPT, action], {
-            stdin: JSON.stringify(doc),
-            env: { HA_PFSENSE_API: STUB, PFSENSE_STUB_CONFIG: configFile, PFSENSE_STUB_LOG: logFile, ...env },
-        });
+    const stubEnv = (env: Record<string, string> = {}) => ({ ...process.env, HA_PFSENSE_API: STUB, PFSENSE_STUB_CONFIG: configFile, PFSENSE_STUB_LOG: logFile, ...env });
+    /**
+     * ACTION with DOC, shipped as the components ship it: pfsenseCommand's `php -- ACTION` with
+     * the script on stdin and the document in front as a constant (PHP defines no STDIN/STDERR
+     * constants there). apply/delete are phase 1's create/delete, add/remove-server a member's.
+     */
+    const php = async (action: string, doc: unknown, env: Record<string, string> = {}): Promise<ScriptResult> => {
+        const pair = action.endsWith("-server") ? (["add-server", "remove-server"] as const) : (["apply", "delete"] as const);
+        const step = pfsenseCommand(pair.includes(action as never) ? pair[0] : action, pair[1], doc);
+        const res = await runShippedAsync(step, stubEnv(env), { action: action === pair[1] ? "delete" : "create", timeoutMs: 30_000 });
+        assert.doesNotMatch(res.stderr, /Undefined constant|PHP Fatal|Stack trace/, "a designed refusal, not a PHP error");
+        return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+    };
     const config = (): Json => JSON.parse(readFileSync(configFile, "utf8")) as Json;
     const log = (): string[] => readFileSync(logFile, "utf8").split("\n").filter(Boolean);
     const pools = (): Json[] => config().installedpackages.haproxy.ha_pools.item;
@@ -223,12 +235,141 @@ describe("pfSense reconcile script (php-cli against a stand-in for pfSense's con
         assert.match(res.stderr, /not UP after 1s in apiserver_nodes_ipvANY: k8s-master DOWN \(check L7STS 500\)/);
     });
 
-    it("runs the same when shipped on stdin with the document in front (php --)", async () => {
-        const shipped = phpWithState(readFileSync(SCRIPT, "utf8"), stateOf());
-        assert.deepEqual(readPhpState(shipped), stateOf());
-        const res = await run("php", ["--", "apply"], { stdin: shipped, env: { HA_PFSENSE_API: STUB, PFSENSE_STUB_CONFIG: configFile, PFSENSE_STUB_LOG: logFile } });
+    it("runs the same by hand (php script ACTION < document), refusals included", async () => {
+        const byHand = (action: string, doc: unknown, env: Record<string, string> = {}) => run("php", [SCRIPT, action], { stdin: JSON.stringify(doc), env: stubEnv(env) });
+        const res = await byHand("apply", stateOf());
         assert.equal(res.code, 0, res.stderr);
         assert.match(res.stdout, /\+ pool apiserver_nodes/);
         assert.ok(ours(pools(), "apiserver_nodes"));
+        const bad = await run("php", [SCRIPT, "apply"], { stdin: "not json", env: stubEnv() });
+        assert.equal(bad.code, 2);
+        assert.match(bad.stderr, /^haproxy-reconcile: the desired state is not a JSON object \(Syntax error\)$/m);
+    });
+
+    it("the lab's own phase 1 and member commands (loadBalancerCommand, poolMemberCommand) run as built", async () => {
+        const topology = labTopology();
+        const lb = loadBalancerCommand(topology);
+        assert.equal(lb.create, "php -- apply");
+        assert.equal((readPhpState(lb.stdin) as { owner: string }).owner, "ha-control-plane/lab");
+        const applied = await runShippedAsync(lb, stubEnv());
+        assert.equal(applied.status, 0, applied.stderr);
+        assert.match(applied.stdout, /\+ frontend apiserver_proxy_6443 10\.0\.20\.99:6443 -> apiserver_nodes/);
+        const member = poolMemberCommand(topology, topology.newMasters[0]);
+        const added = await runShippedAsync(member, stubEnv());
+        assert.equal(added.status, 0, added.stderr);
+        assert.match(added.stdout, /\+ server apiserver_nodes\/k8s-master-2/);
+        const removed = await runShippedAsync(member, stubEnv(), { action: "delete" });
+        assert.equal(removed.status, 0, removed.stderr);
+        const deleted = await runShippedAsync(lb, stubEnv(), { action: "delete" });
+        assert.equal(deleted.status, 0, deleted.stderr);
+        assert.equal(ours(pools(), "apiserver_nodes"), undefined);
+    });
+
+    describe("every refusal, through the shipped path, with its exit code and message (header: 1 pfSense refused, 2 bad input, 3 in the way, 4 not UP)", () => {
+        const withConfig = (edit: (cfg: Json) => void) => {
+            const cfg = config();
+            edit(cfg);
+            writeFileSync(configFile, JSON.stringify(cfg));
+            return readFileSync(configFile, "utf8");
+        };
+        const unchanged = (saved: string) => {
+            assert.equal(readFileSync(configFile, "utf8"), saved, "nothing written");
+            assert.ok(!log().some((l) => l.startsWith("write_config") || l === "haproxy_reload"), "no write, no reload");
+        };
+
+        it("2: an unknown action (the usage)", async () => {
+            const res = await php("frobnicate", stateOf());
+            assert.equal(res.code, 2);
+            assert.match(res.stderr, /^haproxy-reconcile: usage: php haproxy-reconcile\.php apply\|delete\|add-server\|remove-server\|status < document\.json$/m);
+        });
+
+        it("2: a document of another schema, or one missing a field", async () => {
+            const other = await php("apply", { ...stateOf(), schema: "something/else" });
+            assert.equal(other.code, 2);
+            assert.match(other.stderr, /unknown document schema "something\/else", expected ha-control-plane\/pfsense-haproxy\/v1/);
+            const { owner: _owner, ...noOwner } = stateOf();
+            const missing = await php("apply", noOwner);
+            assert.equal(missing.code, 2);
+            assert.match(missing.stderr, /^haproxy-reconcile: the document has no owner$/m);
+            const { frontend: _frontend, ...noFrontend } = stateOf();
+            const needs = await php("apply", noFrontend);
+            assert.equal(needs.code, 2);
+            assert.match(needs.stderr, /this action needs 'frontend' in the document/);
+        });
+
+        it("2: a named interface that does not exist", async () => {
+            const saved = readFileSync(configFile, "utf8");
+            const res = await php("apply", { ...stateOf(), vip: { ...stateOf().vip, interface: "opt9" } });
+            assert.equal(res.code, 2);
+            assert.match(res.stderr, /interface 'opt9' does not exist on this pfSense \(Interfaces > Assignments lists: wan, lan, opt2\)/);
+            unchanged(saved);
+        });
+
+        it("2: interface auto, and no interface or several hold the VIP", async () => {
+            const none = await php("apply", { ...stateOf(), vip: { ...stateOf().vip, subnet: "172.16.5.5" } });
+            assert.equal(none.code, 2);
+            assert.match(none.stderr, /cannot choose the interface for 172\.16\.5\.5: no enabled interface has a static subnet holding it; set loadBalancer\.interface to its id/);
+            const saved = withConfig((cfg) => (cfg.interfaces.opt3 = { enable: "", if: "igb2", ipaddr: "10.0.20.2", subnet: "24" }));
+            const several = await php("apply", stateOf());
+            assert.equal(several.code, 2);
+            assert.match(several.stderr, /cannot choose the interface for 10\.0\.20\.99: several do \(opt2, opt3\); set loadBalancer\.interface to its id/);
+            unchanged(saved);
+        });
+
+        it("2: HAProxy disabled; and a member before its pool exists", async () => {
+            const member = pfsenseMemberState(poolOf(), master2, { ...OWNER, waitUpSeconds: 5 });
+            const early = await php("add-server", member);
+            assert.equal(early.code, 2);
+            assert.match(early.stderr, /the pool apiserver_nodes does not exist yet: apply the load balancer \(phase 1\) first/);
+            withConfig((cfg) => delete cfg.installedpackages.haproxy.enable);
+            const res = await php("apply", stateOf());
+            assert.equal(res.code, 2);
+            assert.match(res.stderr, /HAProxy is not enabled on this pfSense: tick Services > HAProxy > Settings > Enable HAProxy/);
+        });
+
+        it("1: haproxy -c refuses (nothing written), and a failed reload", async () => {
+            const saved = readFileSync(configFile, "utf8");
+            const check = await php("apply", stateOf(), { PFSENSE_STUB_CHECK_FAIL: "[ALERT] parsing [haproxy.cfg:42]: unknown keyword" });
+            assert.equal(check.code, 1);
+            assert.match(check.stderr, /HAProxy refused the new configuration; nothing was written: [\s\S]*unknown keyword/);
+            unchanged(saved);
+            const reload = await php("apply", stateOf(), { PFSENSE_STUB_RELOAD_FAIL: "[ALERT] cannot bind socket [10.0.20.99:6443]" });
+            assert.equal(reload.code, 1);
+            assert.match(reload.stderr, /^haproxy-reconcile: HAProxy did not reload: Errors found while starting haproxy\n\[ALERT\] cannot bind socket/m);
+            // The config was written: a re-run once the cause is fixed finds nothing to change and reloads nothing.
+            const again = await php("apply", stateOf());
+            assert.equal(again.code, 0, again.stderr);
+        });
+
+        it("3: a frontend or VIP of our name without the marker; another frontend on the VIP's port; a foreign frontend using our pool", async () => {
+            const saved = withConfig((cfg) => cfg.installedpackages.haproxy.ha_backends.item.push({ name: "apiserver_proxy_6443", status: "active", desc: "by hand" }));
+            const fe = await php("apply", stateOf());
+            assert.equal(fe.code, 3);
+            assert.match(fe.stderr, /the frontend 'apiserver_proxy_6443' exists but is not managed by this stack \(no '\[managed by ha-control-plane\/test\]'\)\. Delete or rename it in Services > HAProxy > Frontend/);
+            unchanged(saved);
+            withConfig((cfg) => {
+                cfg.installedpackages.haproxy.ha_backends.item.pop();
+                cfg.installedpackages.haproxy.ha_backends.item.push({
+                    name: "old_k8s",
+                    status: "active",
+                    a_extaddr: { item: [{ extaddr: "custom", extaddr_custom: "10.0.20.99", extaddr_port: "6443" }] },
+                });
+            });
+            const bind = await php("apply", stateOf());
+            assert.equal(bind.code, 3);
+            assert.match(bind.stderr, /the frontend 'old_k8s' already listens on 10\.0\.20\.99:6443; move or disable it first/);
+            withConfig((cfg) => cfg.installedpackages.haproxy.ha_backends.item.pop());
+            assert.equal((await php("apply", stateOf())).code, 0);
+            withConfig((cfg) => cfg.installedpackages.haproxy.ha_backends.item.push({ name: "shared", status: "active", backend_serverpool: "apiserver_nodes" }));
+            const uses = await php("delete", stateOf());
+            assert.equal(uses.code, 3);
+            assert.match(uses.stderr, /the frontend 'shared' uses the pool apiserver_nodes; point it elsewhere before removing the pool/);
+        });
+
+        it("4: servers not UP within waitUpSeconds, each named with its check", async () => {
+            const res = await php("apply", stateOf([master], 1), { PFSENSE_STUB_STATUS: "DOWN" });
+            assert.equal(res.code, 4);
+            assert.match(res.stderr, /not UP after 1s in apiserver_nodes_ipvANY: k8s-master DOWN \(check L7STS 500\)/);
+        });
     });
 });

@@ -43,6 +43,20 @@ describe("quorum arithmetic (topology/quorum.ts)", () => {
         // Removing the unhealthy member itself is what repairs the cluster.
         assert.equal(decideMemberRemoval(oneDown, "b").allowed, true);
     });
+
+    it("member removal: an unstarted learner (a failed join) is found by peer URL and is no voter; an unstarted voter still counts", () => {
+        const stale = { name: "unstarted-71b4952e897ee7a7", healthy: false, learner: true, started: false, peerUrls: ["https://10.0.20.111:2380"] };
+        const two = [{ name: "k8s-master", healthy: true }, { name: "k8s-master-2", healthy: true }, stale];
+        assert.deepEqual(decideMemberRemoval(two, { name: "k8s-master-3", peerUrl: "https://10.0.20.111:2380" }), { allowed: true, remaining: 2, quorum: 2 });
+        assert.equal(decideMemberRemoval(two, "k8s-master-3").allowed, false, "not by a name it never had");
+        // Rolling master-2 back: the stale learner is not an unhealthy voter.
+        assert.deepEqual(decideMemberRemoval(two, "k8s-master-2", { protectedMembers: ["k8s-master"] }), { allowed: true, remaining: 1, quorum: 1 });
+        // Added without --learner, raft counts it: removing a healthy voter would leave 1 of 2.
+        const voter = { ...stale, learner: false, healthy: true };
+        const refused = decideMemberRemoval([two[0], two[1], voter], "k8s-master-2");
+        assert.equal(refused.allowed, false);
+        assert.deepEqual(!refused.allowed && [refused.rule, refused.unhealthy], ["below-quorum", ["unstarted-71b4952e897ee7a7"]], "never healthy, whatever the probe said");
+    });
 });
 
 describe("capacity arithmetic (topology/capacity.ts)", () => {

@@ -24,6 +24,8 @@ export interface ClusterState {
     daemonsets?: Record<string, Json>;
     etcdUnhealthy?: string[];
     etcdLearners?: string[];
+    /** Peer URLs of members added but never started (a join that failed after `member add`). */
+    etcdUnstarted?: string[];
     upgradeReadyAfterPolls?: number;
     neverReady?: string[];
     drainFails?: string[];

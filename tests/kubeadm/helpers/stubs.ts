@@ -151,9 +151,3 @@ export function runScript(relative: string, args: readonly string[], env: NodeJS
     const run = spawnSync("bash", [path.join(SCRIPTS_DIR, relative), ...args], { env, encoding: "utf8", timeout: timeoutMs, ...(input !== undefined ? { input } : {}) });
     return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
-
-/** Runs a text the way the program ships it: on stdin to `bash -s -- args`. */
-export function runOnStdin(script: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): ScriptRun {
-    const run = spawnSync("bash", ["-s", "--", ...args], { env, encoding: "utf8", timeout: timeoutMs, input: script });
-    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
