@@ -93,7 +93,8 @@ export function loadStackConfig(options: LoadStackOptions): StackConfig {
     for (const secretPath of SECRET_CONFIG_PATHS) {
         const [top, field] = secretPath.split(".");
         const holder = raw[top];
-        if (!holder || typeof holder !== "object" || Array.isArray(holder)) continue;
+        // An absent or empty optional section ({} = Pulumi.yaml's "not used") needs no secret.
+        if (!holder || typeof holder !== "object" || Array.isArray(holder) || Object.keys(holder).length === 0) continue;
         const obj = holder as Yaml;
         if (obj[field] === undefined) {
             obj[field] = `placeholder-for-${secretPath}`;

@@ -45,7 +45,8 @@ export function ipamAddresses(cluster: ClusterConfig, newMasters: readonly Maste
 const APP_ID = /^[A-Za-z0-9_-]{3,32}$/;
 
 export function readIpam(r: Reader, value: unknown): IpamConfig | undefined {
-    if (value === undefined) return undefined;
+    // Pulumi.yaml's default {} (no IPAM): the CLI needs a default for every declared key.
+    if (value === undefined || (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length === 0)) return undefined;
     const o = r.object(value, "ipam");
     const kind = r.string(o, "kind", "ipam.kind", "phpipam");
     if (kind && !(IPAM_KINDS as readonly string[]).includes(kind)) r.fail("ipam.kind", o.kind, `must be one of ${IPAM_KINDS.join(", ")}`);
