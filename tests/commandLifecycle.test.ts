@@ -6,7 +6,9 @@
 import { strict as assert } from "assert";
 import { isNoRerunUpdate, noRerunOnUpdate, rerunOnUpdate } from "../components/commandLifecycle";
 import { SSH_DIAL } from "../components/sshConnection";
+import { computePlan } from "../tools/planModel";
 import type { RecordedResource } from "../tools/recorder";
+import { renderJson, renderText } from "../tools/render";
 import { recordLab } from "./helpers/program";
 
 const COMMANDS = ["command:remote:Command", "command:local:Command"];
@@ -33,6 +35,19 @@ describe("command update semantics (commandLifecycle)", function () {
         assert.ok(isNoRerunUpdate(update));
         assert.ok(!isNoRerunUpdate("sudo -n bash -s -- --node x"));
         assert.deepEqual(rerunOnUpdate({ create: "bash -s -- a", stdin: "s" }), { create: "bash -s -- a", stdin: "s", update: "bash -s -- a" });
+    });
+
+    it("the offline plan shows what an update does: the text under each command, the JSON in its inputs", async () => {
+        const plan = await computePlan({ targetPhase: "3" });
+        const text = renderText(plan);
+        assert.match(text, /remote command retrofit-preflight\n {6}.*\n {6}on update: re-runs create\n/);
+        assert.match(text, /remote command retrofit-apply\n {6}.*\n {6}on update: nothing re-run; replaced when its triggers change\n/);
+        assert.match(text, /remote command k8s-master-2-join\n {6}.*\n {6}on update: nothing re-run\n/);
+        assert.match(text, /local command apiserver-dns-a\n {6}on update: re-runs create; replaced when its triggers change\n/);
+        assert.doesNotMatch(text, /no update declared/);
+        const json = JSON.parse(renderJson(plan)) as { phases: { resources: { name: string; inputs: Record<string, unknown> }[] }[] };
+        const join = json.phases.flatMap((p) => p.resources).find((r) => r.name === "k8s-master-2-join")!;
+        assert.ok(isNoRerunUpdate(join.inputs.update), String(join.inputs.update));
     });
 
     for (const kind of ["pfsense", "haproxy"] as const) {
