@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "../topology";
 import { childOf } from "./childOptions";
+import { rerunOnUpdate } from "./commandLifecycle";
 import { scriptText } from "./scriptFile";
 import { sshConnection } from "./sshConnection";
 
@@ -38,6 +39,8 @@ export class CapacityGate extends pulumi.ComponentResource {
             {
                 connection: sshConnection(args.node.address, args.sshUser, args.sshPrivateKey),
                 create: `bash -s -- ${cmdArgs}`,
+                // A check: an update re-runs it; new figures replace it (triggers).
+                ...rerunOnUpdate(`bash -s -- ${cmdArgs}`),
                 stdin: scriptText("proxmox/capacity-check.sh"),
                 triggers: [capacityTrigger(args.facts)],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,

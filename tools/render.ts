@@ -1,4 +1,5 @@
 /** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
+import { isNoRerunUpdate } from "../components/commandLifecycle";
 import type { FailureDomain } from "../topology";
 import { CapacityEntry, PlannedResource, PlannedUnblock, PlannedViolation, PlanResult } from "./planModel";
 import { RecordedValue } from "./recorder";
@@ -63,9 +64,27 @@ function describe(r: PlannedResource): string {
     }
     if (r.type === "command:remote:Command") {
         const create = field(r.inputs, "create");
-        return typeof create === "string" ? create.split("\n")[0].slice(0, 100) : String(create);
+        const line = typeof create === "string" ? create.split("\n")[0].slice(0, 100) : String(create);
+        return `${line}\n      ${updateWords(r)}`;
     }
+    if (r.type === "command:local:Command") return updateWords(r);
     return "";
+}
+
+/** What a changed input other than triggers (a rotated SSH key, a dial setting) does to a command. */
+function updateWords(r: PlannedResource): string {
+    const update = field(r.inputs, "update");
+    const create = field(r.inputs, "create");
+    const triggers = field(r.inputs, "triggers");
+    const onUpdate =
+        update === undefined || update === null
+            ? "re-runs create (no update declared)"
+            : isNoRerunUpdate(update)
+              ? "nothing re-run"
+              : update === create
+                ? "re-runs create"
+                : `runs ${String(update).split("\n")[0].slice(0, 80)}`;
+    return `on update: ${onUpdate}${Array.isArray(triggers) && triggers.length > 0 ? "; replaced when its triggers change" : ""}`;
 }
 
 /** One word for a capacity row: a node that gets no new VM is not this stack's to judge. */

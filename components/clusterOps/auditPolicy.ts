@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { AuditFlags, COMPONENT_TYPES, MasterSpec, Topology } from "../../topology";
 import { stepOptions } from "../kubeadm/options";
+import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
 import { rootScriptCommand } from "./remote";
@@ -50,6 +51,8 @@ export class AuditPolicyFile extends pulumi.ComponentResource {
             {
                 connection,
                 create: rootScriptCommand(topology.ssh.user, install),
+                // An idempotent install: an update (a new key) re-runs it; a new policy replaces it.
+                ...rerunOnUpdate(rootScriptCommand(topology.ssh.user, install)),
                 ...(args.removeOnDestroy ? { delete: rootScriptCommand(topology.ssh.user, ["remove", "--staged", staged, "--path", audit.policyPath]) } : {}),
                 stdin: scriptText("cluster/audit-policy-file.sh"),
                 triggers: [digest],

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { shellQuote } from "../kubeadm/bundle";
 import { asRoot } from "../kubeadm/options";
+import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
@@ -39,14 +40,16 @@ export function shippedScript(user: string, spec: RemoteScriptArgs & { readonly 
 
 /**
  * A script run as root on a host over SSH on create and, given deleteArgs, on delete (the engine
- * keeps the create-time stdin, so the delete runs the same script). Changed arguments re-run it:
- * every script it ships is idempotent.
+ * keeps the create-time stdin, so the delete runs the same script). Any changed input (arguments,
+ * the SSH key) re-runs it as an update: every script it ships is a check, a gate or an idempotent
+ * reconcile (cut-over flips, flag parity).
  */
 export function remoteScript(name: string, target: SshTarget, spec: RemoteScriptArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     return new command.remote.Command(
         name,
         {
             connection: sshConnection(target.host, target.user, target.privateKey),
+            ...rerunOnUpdate(rootScriptCommand(target.user, spec.args)),
             create: rootScriptCommand(target.user, spec.args),
             ...(spec.deleteArgs ? { delete: rootScriptCommand(target.user, spec.deleteArgs) } : {}),
             stdin: typeof spec.script === "string" ? scriptText(spec.script) : spec.script.text,

@@ -21,6 +21,7 @@ import { childOf } from "../childOptions";
 import { bundleScript } from "../kubeadm/bundle";
 import { asRoot, stepOptions } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
+import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
@@ -80,14 +81,15 @@ export class Verification extends pulumi.ComponentResource {
                 `${name}-lb-pool`,
                 {
                     connection: sshConnection(lb.host, lb.user, sshPrivateKey),
-                    ...lbPoolCheckCommand({
+                    // A gate: an update re-runs it.
+                    ...rerunOnUpdate(lbPoolCheckCommand({
                         kind: lb.kind,
                         user: lb.user,
                         socket: LB_STATS_SOCKET[lb.kind],
                         backend: phaseOnePool(topology).backend.name,
                         servers: topology.masters.map((m) => memberServer(topology, m).name),
                         timeoutSeconds: lb.waitUpSeconds,
-                    }),
+                    })),
                     logging: command.types.enums.remote.Logging.StdoutAndStderr,
                 },
                 child,

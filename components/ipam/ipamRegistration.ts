@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, IpamAddress, IpamConfig, ipamAddresses, ownershipMarker, Topology } from "../../topology";
 import { childOf } from "../childOptions";
+import { rerunOnUpdate } from "../commandLifecycle";
 import { shellQuote } from "../kubeadm/bundle";
 import { lbOwner } from "../loadBalancer/shared";
 
@@ -52,7 +53,8 @@ export class IpamRegistration extends pulumi.ComponentResource {
                     `${name}-${address.key}`,
                     {
                         create: ipamCommandLine("add", ipam, address, marker),
-                        update: ipamCommandLine("add", ipam, address, marker),
+                        // An idempotent add: an update re-runs it.
+                        ...rerunOnUpdate(ipamCommandLine("add", ipam, address, marker)),
                         delete: ipamCommandLine("delete", ipam, address, marker),
                         stdin: args.token,
                         // Another address, phpIPAM or section is another record: the old one goes first.

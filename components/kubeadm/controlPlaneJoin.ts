@@ -18,6 +18,7 @@ import {
     Topology,
     vmidArg,
 } from "../../topology";
+import { noRerunOnUpdate, rerunOnUpdate } from "../commandLifecycle";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote, withSecretEnv } from "./bundle";
@@ -150,12 +151,13 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-ready`,
             {
                 connection: onNode,
-                ...nodeReadyCommand({
+                // Read-only check: an update re-runs it.
+                ...rerunOnUpdate(nodeReadyCommand({
                     sshUser,
                     kubernetesVersion: topology.kubernetesVersion,
                     minContainerd: kubeadm.minContainerdVersion,
                     cloudInitTimeoutSeconds: kubeadm.cloudInitTimeoutSeconds,
-                }),
+                })),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts),
@@ -166,6 +168,9 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             {
                 connection: sshConnection(pve.address, topology.proxmox.sshUser, args.sshPrivateKey),
                 ...nodeResetCommand({ pveSshUser: topology.proxmox.sshUser, vmId: master.vmId, node: master.name, timeoutSeconds: 300 }),
+                // Its create only reports; what matters is its delete (the reset). No triggers: a
+                // replace would reset a member node.
+                ...noRerunOnUpdate("node-reset"),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.ready]),
@@ -183,6 +188,9 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                     drainTimeoutSeconds: kubeadm.drainTimeoutSeconds,
                     timeoutSeconds: kubeadm.gateTimeoutSeconds,
                 }),
+                // The pre-join check means nothing once joined. No triggers: a replace runs the
+                // delete, the guarded member removal.
+                ...noRerunOnUpdate("etcd-membership"),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.nodeReset]),
@@ -209,6 +217,10 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                 create: material.create,
                 delete: material.delete,
                 stdin: withSecretEnv(secrets, material.stdin),
+                // A re-run mints a token nobody uses. No triggers: fresh material is `pulumi up
+                // --replace` (the join's message says so). The update's output replaces stdout,
+                // which only the join's create reads.
+                ...noRerunOnUpdate("join-material"),
                 logging: Logging.None,
             },
             // Replacing the material (`pulumi up --replace`, when it expired) revokes the old token
@@ -229,6 +241,9 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             {
                 connection: onNode,
                 create: join.create,
+                // Joined once. No triggers: the join has no delete, so a replace would only run
+                // kubeadm join on a member again; re-joining is a rollback and an up.
+                ...noRerunOnUpdate("join"),
                 stdin: withSecretEnv(
                     {
                         ...secrets,
@@ -247,7 +262,8 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             `${name}-gate`,
             {
                 connection: onExisting,
-                ...joinGateCommand({ sshUser, node: master.name, members, later, timeoutSeconds: kubeadm.gateTimeoutSeconds }),
+                // A gate: an update re-runs it.
+                ...rerunOnUpdate(joinGateCommand({ sshUser, node: master.name, members, later, timeoutSeconds: kubeadm.gateTimeoutSeconds })),
                 logging: Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.join]),

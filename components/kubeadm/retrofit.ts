@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology, vmidArg } from "../../topology";
+import { noRerunOnUpdate, rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
@@ -88,7 +89,8 @@ export class Retrofit extends pulumi.ComponentResource {
             `${name}-preflight`,
             {
                 connection: onMaster,
-                ...preflightCommand({
+                // A check (it passes again after later phases): an update re-runs it.
+                ...rerunOnUpdate(preflightCommand({
                     sshUser: topology.ssh.user,
                     vip: cluster.vip,
                     apiserverPort: cluster.apiserverPort,
@@ -97,7 +99,7 @@ export class Retrofit extends pulumi.ComponentResource {
                     snapshotMaxAgeHours: kubeadm.etcdSnapshotMaxAgeHours,
                     takeSnapshot: kubeadm.takeEtcdSnapshot,
                     snapshotTimeoutMinutes: kubeadm.etcdSnapshotTimeoutMinutes,
-                }),
+                })),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts),
@@ -112,6 +114,9 @@ export class Retrofit extends pulumi.ComponentResource {
                 create: `${pveShell} create ${snapshotArgs} --description ${shellQuote(`before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`)}`,
                 delete: `${pveShell} delete ${snapshotArgs}${kubeadm.keepProxmoxSnapshot ? " --keep" : ""}`,
                 stdin: scriptText("kubeadm/proxmox-snapshot.sh"),
+                // Taken once, before the retrofit: a later snapshot is not "before", so neither an
+                // update nor a replace takes another (no triggers).
+                ...noRerunOnUpdate("proxmox-snapshot"),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.preflight]),
@@ -131,9 +136,13 @@ export class Retrofit extends pulumi.ComponentResource {
                     sans: apiserverCertSans(cluster),
                     verifyNamespaces: kubeadm.verifyNamespaces,
                 }),
+                // Done once; a new endpoint or SAN list is a replace (restore, then apply again,
+                // delete first: the other order would restore over the new apply).
+                ...noRerunOnUpdate("retrofit apply"),
+                triggers: [controlPlaneEndpoint(cluster), ...apiserverCertSans(cluster)],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.proxmoxSnapshot]),
+            stepOptions(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
         );
 
         // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).

@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, DnsConfig, Topology } from "../../topology";
 import { childOf } from "../childOptions";
+import { rerunOnUpdate } from "../commandLifecycle";
 import { childAfter } from "./shared";
 
 /** Relative to the project: `pulumi up` runs the program (and local commands) in the project directory. */
@@ -61,7 +62,8 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
             `${name}-a`,
             {
                 create: run("add", cluster.apiserverFqdn, cluster.vip),
-                update: run("add", cluster.apiserverFqdn, cluster.vip),
+                // An idempotent add: an update re-runs it.
+                ...rerunOnUpdate(run("add", cluster.apiserverFqdn, cluster.vip)),
                 delete: run("delete", cluster.apiserverFqdn, cluster.vip),
                 stdin: args.tsigSecret,
                 // A new name, address or TTL is a new record: the old one goes first, then the new one.
@@ -79,7 +81,7 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
                         // The output says whether this stack deleted it (an update carries that
                         // over from the previous output); the destroy restores it only then.
                         create: run("delete", stale.fqdn, stale.ip, PREVIOUS_OUTPUT),
-                        update: run("delete", stale.fqdn, stale.ip, PREVIOUS_OUTPUT),
+                        ...rerunOnUpdate(run("delete", stale.fqdn, stale.ip, PREVIOUS_OUTPUT)),
                         delete: run("restore", stale.fqdn, stale.ip, PREVIOUS_OUTPUT),
                         stdin: args.tsigSecret,
                         triggers: [stale.fqdn, stale.ip],

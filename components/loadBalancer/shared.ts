@@ -14,6 +14,7 @@ import {
     Topology,
 } from "../../topology";
 import { childOf } from "../childOptions";
+import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
 
@@ -84,7 +85,7 @@ export function lbCommand(
         {
             connection: sshConnection(host, user, sshPrivateKey),
             create: spec.create,
-            update: spec.create,
+            ...rerunOnUpdate(spec.create),
             delete: spec.delete,
             stdin: spec.stdin,
             logging: command.types.enums.remote.Logging.StdoutAndStderr,
