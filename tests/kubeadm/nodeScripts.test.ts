@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bundleScript, withSecretEnv } from "../../components/kubeadm/bundle";
 import { scriptText } from "../../components/scriptFile";
 import { parseJoinMaterial } from "../../topology";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { EtcdCluster } from "./helpers/etcdCluster";
 import { runOnStdin, runScript, Stubs } from "./helpers/stubs";
 
@@ -37,7 +38,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         k8s = path.join(root, "etc-kubernetes");
     });
     after(() => {
-        rmSync(root, { recursive: true, force: true });
+        if (root) rmSync(root, { recursive: true, force: true });
         stubs?.destroy();
     });
     beforeEach(() => {
@@ -312,11 +313,16 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
     describe("preflight.sh (phase 0, on the existing master; real etcd for the snapshot)", () => {
         let etcd: EtcdCluster;
         let snapshots: string;
-        before(async () => {
-            etcd = await EtcdCluster.start(["k8s-master"]);
+        const etcdDaemons = new DaemonGroup();
+        before(async function () {
+            this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+            etcd = await EtcdCluster.start(["k8s-master"], etcdDaemons);
             snapshots = path.join(root, "etcd-snapshots");
         });
-        after(async () => etcd?.destroy());
+        after(async () => {
+            await etcdDaemons.stopAll();
+            await etcd?.destroy();
+        });
 
         // Documentation addresses (TEST-NET-1); the stubs answer, nothing is sent.
         const ARGS = ["--vip", "192.0.2.99", "--apiserver-port", "6443", "--new-master-ip", "192.0.2.110", "--new-master-ip", "192.0.2.111", "--snapshot-dir", "", "--snapshot-max-age-hours", "24"];

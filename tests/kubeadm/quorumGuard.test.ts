@@ -10,6 +10,7 @@ import * as path from "path";
 import { bundleScript } from "../../components/kubeadm/bundle";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { decideMemberRemoval, MemberHealth } from "../../topology";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { EtcdCluster } from "./helpers/etcdCluster";
 import { runOnStdin, runScript, Stubs } from "./helpers/stubs";
 
@@ -19,6 +20,9 @@ const etcdAvailable = () => ["etcd", "etcdctl"].every((bin) => spawnSync("which"
 
 type Clusters = Record<"healthy" | "degraded" | "leader" | "single" | "rollback" | "gate", EtcdCluster>;
 let clustersStarting: Promise<Clusters> | undefined;
+/** Every etcd of this file: stopped by the suite that uses them, or at the end of the run if it never ran. */
+const etcdDaemons = new DaemonGroup();
+after(() => etcdDaemons.stopAll());
 /**
  * Started early and together: etcd refuses a reconfiguration during its first seconds (strict
  * reconfig check), so the clusters boot while the pure cross-check runs (the scripts also retry).
@@ -26,12 +30,12 @@ let clustersStarting: Promise<Clusters> | undefined;
 function startClusters(): Promise<Clusters> {
     clustersStarting ??= (async () => {
         const settled = await Promise.allSettled([
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(["k8s-master"]),
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(MASTERS),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(["k8s-master"], etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
         ]);
         const failed = settled.find((s) => s.status === "rejected");
         if (failed) {
@@ -113,6 +117,7 @@ describe("etcd quorum guard and member removal against a real 3-member etcd (loo
     let stubs: Stubs;
 
     before(async function () {
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
         if (!etcdAvailable()) {
             throw new Error("etcd and etcdctl are required (Debian packages etcd-server and etcd-client)");
         }
@@ -120,7 +125,9 @@ describe("etcd quorum guard and member removal against a real 3-member etcd (loo
         stubs = new Stubs(["kubectl"]);
     });
     after(async () => {
-        if (clusters) await Promise.all(Object.values(clusters).map((c) => c.destroy()));
+        // Also what a `before` that timed out is still starting.
+        await etcdDaemons.stopAll();
+        await clustersStarting?.then((all) => Promise.all(Object.values(all).map((c) => c.destroy())), () => undefined);
         stubs?.destroy();
     });
 
