@@ -1,10 +1,12 @@
 import { strict as assert } from "assert";
-import { execFile, spawn, spawnSync } from "child_process";
+import { execFile, spawnSync } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { createServer, Server } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
+import { cli } from "../fixtures/loadBalancer/haproxyProcess";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup, waitForAnswer } from "../helpers/daemons";
 import { FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
 
 /**
@@ -116,15 +118,17 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
     const header = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,";
     const row = (px: string, sv: string, status: string, check: string, code: string) => `${px},${sv},0,0,0,1,,5,0,0,,0,,0,0,0,0,${status},1,1,0,0,0,100,0,,1,3,1,,5,,2,0,,1,${check},${code},`;
     let stat = "";
+    const daemons = new DaemonGroup();
     before(async () => {
         dir = mkdtempSync(path.join(tmpdir(), "hacp-lb-"));
         // HAProxy's stats socket protocol: one command per connection, the answer, then close.
         server = createServer((c) => c.once("data", () => c.end(stat)));
         await new Promise<void>((resolve) => server.listen(socket(), resolve));
     });
-    after(() => {
-        server.close();
-        rmSync(dir, { recursive: true, force: true });
+    after(async () => {
+        await daemons.stopAll();
+        if (server) await new Promise((resolve) => server.close(resolve));
+        if (dir) rmSync(dir, { recursive: true, force: true });
     });
     // Asynchronous: the stand-in socket lives in this process.
     const check = (servers: string) =>
@@ -172,12 +176,11 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
             `    server k8s-master 127.0.0.1:${(listener.address() as { port: number }).port} check`,
             `    server k8s-master-2 127.0.0.1:${closedPort} check`, "",
         ].join("\n"));
-        const haproxy = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-        let haproxyErr = "";
-        haproxy.stderr!.on("data", (d) => (haproxyErr += String(d)));
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+        const haproxy = daemons.start("haproxy", "haproxy", ["-db", "-f", cfg]);
         try {
-            for (let i = 0; i < 100 && !existsSync(stats); i++) await new Promise((r) => setTimeout(r, 50));
-            assert.ok(existsSync(stats), `haproxy did not open its stats socket: ${haproxyErr}`);
+            // Answering on its stats socket: configured, checks running.
+            await waitForAnswer("haproxy's stats socket", [haproxy], async () => existsSync(stats) && /^# pxname/.test(await cli(stats, "show stat").catch(() => "")));
             const run = (servers: string, timeout: string) =>
                 new Promise<{ code: number; out: string }>((resolve) => {
                     const child = execFile("php", ["--", "--socket", stats, "--backend", "apiserver_nodes", "--servers", servers, "--timeout", timeout], { timeout: 20_000 }, (err, stdout, stderr) =>
@@ -191,8 +194,8 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
             assert.equal(down.code, 1, down.out);
             assert.match(down.out, /k8s-master-2 is DOWN \(check L4CON/);
         } finally {
-            haproxy.kill();
-            listener.close();
+            await daemons.stop([haproxy]);
+            await new Promise((resolve) => listener.close(resolve));
         }
     });
 

@@ -9,7 +9,8 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { apiserverPool, ApiserverPool, bashWithPayload, ejectionBoundMs, PoolServer, renderHaproxyFragment, renderHaproxyServerLine } from "../../topology";
 import { FakeApiserver, selfSignedCert } from "../fixtures/loadBalancer/fakeApiserver";
-import { freePort, HaproxyProcess, sleep, testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
+import { HaproxyProcess, sleep, testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup, withFreshPorts } from "../helpers/daemons";
 import { failures, Load } from "../fixtures/loadBalancer/load";
 import { run, scriptPath } from "./scriptRunner";
 
@@ -27,26 +28,32 @@ describe("apiserver LB on a real HAProxy (fake apiservers on loopback)", functio
     const common = () => ["--config", cfg, "--state-dir", path.join(dir, "state"), "--owner", "ha-control-plane/test", "--master-socket", path.join(dir, "master.sock")];
     const backend = () => pool.backend.name;
 
-    before(async () => {
+    const daemons = new DaemonGroup();
+
+    before(async function () {
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
         dir = mkdtempSync(path.join(tmpdir(), "lb-failover-"));
         const tls = selfSignedCert();
         fakes = await Promise.all(["master-a", "master-b", "master-c"].map((n) => FakeApiserver.start(n, tls)));
-        port = await freePort();
-        pool = apiserverPool({ vip: "127.0.0.1", apiserverPort: port }, fakes.slice(0, 2).map(server));
         cfg = path.join(dir, "haproxy.cfg");
-        writeFileSync(cfg, testGlobal(dir));
-        // Installed by the script by hand (no HAProxy running yet, so no reload), then started.
-        writeFileSync(path.join(dir, "fragment.cfg"), renderHaproxyFragment(pool, { comment: "test" }));
-        const apply = await run("bash", [LB_SCRIPT, "apply", "--fragment", path.join(dir, "fragment.cfg"), "--keep", "master-c", ...common()]);
-        assert.equal(apply.code, 0, apply.stderr);
-        hap = await HaproxyProcess.start(dir, cfg, port);
-        for (const f of fakes.slice(0, 2)) assert.ok(await hap.waitStatus(backend(), f.name, "UP", 5000), `${f.name} UP`);
+        // The frontend's port is in the installed config: a taken one means installing it again.
+        hap = await withFreshPorts(1, async ([frontend]) => {
+            port = frontend;
+            pool = apiserverPool({ vip: "127.0.0.1", apiserverPort: port }, fakes.slice(0, 2).map(server));
+            writeFileSync(cfg, testGlobal(dir));
+            // Installed by the script by hand (no HAProxy running yet, so no reload), then started.
+            writeFileSync(path.join(dir, "fragment.cfg"), renderHaproxyFragment(pool, { comment: "test" }));
+            const apply = await run("bash", [LB_SCRIPT, "apply", "--fragment", path.join(dir, "fragment.cfg"), "--keep", "master-c", ...common()]);
+            assert.equal(apply.code, 0, apply.stderr);
+            return HaproxyProcess.start(dir, cfg, port, daemons);
+        });
+        for (const f of fakes.slice(0, 2)) assert.ok(await hap.waitStatus(backend(), f.name, "UP", 30_000), `${f.name} UP`);
     });
 
     after(async () => {
-        await hap?.stop();
+        await daemons.stopAll();
         await Promise.all((fakes ?? []).map((f) => f.kill()));
-        rmSync(dir, { recursive: true, force: true });
+        if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     it("installs a block that passes haproxy -c and serves through the VIP", async () => {
