@@ -174,8 +174,16 @@ function openHandles(): { describe: string; pid?: number; close: () => void }[] 
     return found;
 }
 
+const runEndCleanups: (() => void | Promise<void>)[] = [];
+
+/** For what a helper keeps for the whole run on purpose (one shared stand-in directory): released just before the check. */
+export function atRunEnd(cleanup: () => void | Promise<void>): void {
+    runEndCleanups.push(cleanup);
+}
+
 /** The run's verdict: what the tests left behind, each cleaned up after being named. */
 export async function checkForLeftovers(settleMs = 10_000): Promise<string[]> {
+    for (const cleanup of runEndCleanups.splice(0)) await cleanup();
     const problems: string[] = [];
     const processes = await leftoverProcesses(settleMs);
     if (processes.length) {
