@@ -34,7 +34,8 @@ import {
 } from "../topology";
 import { SCRIPTS_DIR } from "../components/scriptFile";
 import { FakeApiserver, selfSignedCert, TlsPair } from "../tests/fixtures/loadBalancer/fakeApiserver";
-import { freePort, HaproxyProcess, sleep, testGlobal } from "../tests/fixtures/loadBalancer/haproxyProcess";
+import { HaproxyProcess, sleep, testGlobal } from "../tests/fixtures/loadBalancer/haproxyProcess";
+import { withFreshPorts } from "../tests/helpers/daemons";
 import { failures, Load } from "../tests/fixtures/loadBalancer/load";
 
 const EJECTION_REPS = 3;
@@ -147,15 +148,24 @@ interface Harness {
 
 async function startHaproxy(configText: (dir: string, port: number) => string, backend: string, up: readonly FakeApiserver[]): Promise<Harness> {
     const dir = mkdtempSync(path.join(tmpdir(), "lb-bench-"));
-    const port = await freePort();
     const cfg = path.join(dir, "haproxy.cfg");
-    writeFileSync(cfg, configText(dir, port));
-    const hap = await HaproxyProcess.start(dir, cfg, port);
-    running.add(hap);
+    // A taken frontend port: the same config on another.
+    const started = await withFreshPorts(1, async ([port]) => {
+        writeFileSync(cfg, configText(dir, port));
+        return { port, hap: await HaproxyProcess.start(dir, cfg, port) };
+    }).catch((err: unknown) => {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+    });
+    const harness = { dir, cfg, ...started };
+    running.add(harness.hap);
     for (const f of up) {
-        if ((await hap.waitStatus(backend, f.name, "UP", 10_000)) === undefined) throw new Error(`${f.name} never UP`);
+        if ((await harness.hap.waitStatus(backend, f.name, "UP", 10_000)) === undefined) {
+            await stopHarness(harness);
+            throw new Error(`${f.name} never UP`);
+        }
     }
-    return { dir, cfg, port, hap };
+    return harness;
 }
 
 const running = new Set<HaproxyProcess>();

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { createServer, Server } from "net";
 import { tmpdir } from "os";
@@ -9,6 +9,8 @@ import { shippedScript } from "../../components/clusterOps/remote";
 import { lbPoolCheckCommand, verifyEtcdScript } from "../../components/clusterOps/verification";
 import { runShipped, runShippedAsync } from "../helpers/shipped";
 import { labTopology } from "../kubeadm/helpers/lab";
+import { cli } from "../fixtures/loadBalancer/haproxyProcess";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup, waitForAnswer } from "../helpers/daemons";
 import { FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
 
 /**
@@ -134,15 +136,17 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
     const header = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,";
     const row = (px: string, sv: string, status: string, check: string, code: string) => `${px},${sv},0,0,0,1,,5,0,0,,0,,0,0,0,0,${status},1,1,0,0,0,100,0,,1,3,1,,5,,2,0,,1,${check},${code},`;
     let stat = "";
+    const daemons = new DaemonGroup();
     before(async () => {
         dir = mkdtempSync(path.join(tmpdir(), "hacp-lb-"));
         // HAProxy's stats socket protocol: one command per connection, the answer, then close.
         server = createServer((c) => c.once("data", () => c.end(stat)));
         await new Promise<void>((resolve) => server.listen(socket(), resolve));
     });
-    after(() => {
-        server.close();
-        rmSync(dir, { recursive: true, force: true });
+    after(async () => {
+        await daemons.stopAll();
+        if (server) await new Promise((resolve) => server.close(resolve));
+        if (dir) rmSync(dir, { recursive: true, force: true });
     });
     /** The phase 6 pool gate as verification.ts builds it (`php --`, the script on stdin), for a Linux HAProxy host's user. */
     const gateStep = (sock: string, servers: string, timeoutSeconds = 1, extra: Partial<Parameters<typeof lbPoolCheckCommand>[0]> = {}) =>
@@ -214,12 +218,11 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
             `    server k8s-master 127.0.0.1:${(listener.address() as { port: number }).port} check`,
             `    server k8s-master-2 127.0.0.1:${closedPort} check`, "",
         ].join("\n"));
-        const haproxy = spawn("haproxy", ["-db", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
-        let haproxyErr = "";
-        haproxy.stderr!.on("data", (d) => (haproxyErr += String(d)));
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+        const haproxy = daemons.start("haproxy", "haproxy", ["-db", "-f", cfg]);
         try {
-            for (let i = 0; i < 100 && !existsSync(stats); i++) await new Promise((r) => setTimeout(r, 50));
-            assert.ok(existsSync(stats), `haproxy did not open its stats socket: ${haproxyErr}`);
+            // Answering on its stats socket: configured, checks running.
+            await waitForAnswer("haproxy's stats socket", [haproxy], async () => existsSync(stats) && /^# pxname/.test(await cli(stats, "show stat").catch(() => "")));
             const run = (servers: string, timeout: string) => shipped(gateStep(stats, servers, Number(timeout)));
             const up = await run("k8s-master", "5");
             assert.equal(up.code, 0, up.out);
@@ -227,8 +230,8 @@ describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's sta
             assert.equal(down.code, 1, down.out);
             assert.match(down.out, /k8s-master-2 is DOWN \(check L4CON/);
         } finally {
-            haproxy.kill();
-            listener.close();
+            await daemons.stop([haproxy]);
+            await new Promise((resolve) => listener.close(resolve));
         }
     });
 

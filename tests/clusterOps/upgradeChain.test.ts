@@ -21,10 +21,12 @@ describe("upgrade-chain.sh: every master, one at a time, behind the quorum gate 
         cluster = new FakeCluster({ upgradeReadyAfterPolls: 3, ...state });
         cluster.file("apt-versions", versions);
     }
+    // An upgraded stub node is Ready again after a few polls: the wait ends then; the bound only
+    // stops a node that never comes back (that test passes a short one).
     function chain(extra: string[] = [], members = LAB.members) {
         return cluster.run(
             "cluster/upgrade-chain.sh",
-            ["--version", "1.34.9", "--members", String(members), "--quorum", String(quorumOf(members)), "--first", lab.existingMaster.name, "--ssh-user", "wizard", "--ready-timeout", "2", ...extra],
+            ["--version", "1.34.9", "--members", String(members), "--quorum", String(quorumOf(members)), "--first", lab.existingMaster.name, "--ssh-user", "wizard", "--ready-timeout", "60", ...extra],
             { timeoutMs: 60_000 },
         );
     }
@@ -60,7 +62,7 @@ describe("upgrade-chain.sh: every master, one at a time, behind the quorum gate 
 
     it("never starts a second master while the first is not Ready: it stops, and the rest are untouched", () => {
         start({ nodes: nodesFixture("all-ready"), neverReady: ["k8s-master"] });
-        const run = chain();
+        const run = chain(["--ready-timeout", "2"]);
         assert.equal(run.status, 1);
         assert.match(run.stderr, /STOPPED: k8s-master is not Ready at v1\.34\.9 after 2s; no further master is touched/);
         assert.deepEqual(kubeadmCalls(), ["k8s-master upgrade apply -y v1.34.9"]);
@@ -110,7 +112,7 @@ describe("upgrade-chain.sh: every master, one at a time, behind the quorum gate 
         start({ nodes: nodesFixture("all-ready") });
         const run = cluster.run(
             "cluster/upgrade-chain.sh",
-            ["--version", "1.34.9", "--members", "3", "--quorum", "2", "--first", "k8s-master", "--ready-timeout", "5"],
+            ["--version", "1.34.9", "--members", "3", "--quorum", "2", "--first", "k8s-master", "--ready-timeout", "60"],
             { env: { STUB_KUBEADM_FAIL: "k8s-master-2" } },
         );
         assert.equal(run.status, 1);

@@ -3,12 +3,12 @@
  * dir on a free loopback port with a dynamic zone that takes updates signed with a test TSIG key.
  */
 import { strict as assert } from "assert";
-import { ChildProcess, spawn } from "child_process";
 import { randomBytes } from "crypto";
+import { Resolver } from "dns/promises";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { freePort, sleep } from "../fixtures/loadBalancer/haproxyProcess";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup, waitForAnswer, withFreshPorts } from "../helpers/daemons";
 import { run, ScriptResult, scriptPath } from "../loadBalancer/scriptRunner";
 
 const SCRIPT = scriptPath("dns/vip-record.sh");
@@ -19,8 +19,7 @@ describe("VIP DNS record over RFC 2136 (nsupdate) against a real BIND 9", functi
     this.timeout(30_000);
     let dir: string;
     let port: number;
-    let named: ChildProcess | undefined;
-    let namedLog = "";
+    const daemons = new DaemonGroup();
     const secret = randomBytes(32).toString("base64");
 
     const record = (action: string, name: string, ip: string, opts: { secret?: string; key?: string; extra?: string[] } = {}): Promise<ScriptResult> =>
@@ -39,15 +38,35 @@ describe("VIP DNS record over RFC 2136 (nsupdate) against a real BIND 9", functi
     const nsupdate = (commands: string) =>
         run("nsupdate", ["-y", `hmac-sha256:${KEY}:${secret}`], { stdin: `server 127.0.0.1 ${port}\nzone ${ZONE}\n${commands}\nsend\n` });
 
-    before(async () => {
+    /** True once named answers the zone's SOA on `port` (its own answer, not another server's). */
+    const answersSoa = async (): Promise<boolean> => {
+        const resolver = new Resolver({ timeout: 1000, tries: 1 });
+        resolver.setServers([`127.0.0.1:${port}`]);
+        try {
+            return (await resolver.resolveSoa(ZONE)).hostmaster === `admin.${ZONE}`;
+        } catch {
+            return false;
+        }
+    };
+
+    before(async function () {
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
         dir = mkdtempSync(path.join(tmpdir(), "named-"));
-        port = await freePort();
         writeFileSync(
-            path.join(dir, "named.conf"),
-            `options {
+            path.join(dir, `${ZONE}.db`),
+            `$TTL 300\n@ IN SOA ns.${ZONE}. admin.${ZONE}. 1 3600 600 86400 300\n@ IN NS ns.${ZONE}.\nns IN A 127.0.0.1\n` +
+                `kubernetes IN A 10.0.20.100\nother IN A 10.0.20.7\n`,
+        );
+        await withFreshPorts(1, async ([candidate]) => {
+            port = candidate;
+            // reuseport no: a port another named holds fails the bind instead of being shared.
+            writeFileSync(
+                path.join(dir, "named.conf"),
+                `options {
     directory "${dir}";
     listen-on port ${port} { 127.0.0.1; };
     listen-on-v6 { none; };
+    reuseport no;
     pid-file "${dir}/named.pid";
     session-keyfile "${dir}/session.key";
     managed-keys-directory "${dir}";
@@ -58,30 +77,20 @@ controls { };
 key "${KEY}" { algorithm hmac-sha256; secret "${secret}"; };
 zone "${ZONE}" { type primary; file "${dir}/${ZONE}.db"; allow-update { key "${KEY}"; }; };
 `,
-        );
-        writeFileSync(
-            path.join(dir, `${ZONE}.db`),
-            `$TTL 300\n@ IN SOA ns.${ZONE}. admin.${ZONE}. 1 3600 600 86400 300\n@ IN NS ns.${ZONE}.\nns IN A 127.0.0.1\n` +
-                `kubernetes IN A 10.0.20.100\nother IN A 10.0.20.7\n`,
-        );
-        named = spawn("named", ["-g", "-c", path.join(dir, "named.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-        named.stderr?.on("data", (d) => (namedLog += d));
-        const deadline = Date.now() + 10_000;
-        while (!/running/.test(namedLog)) {
-            if (named.exitCode !== null || Date.now() > deadline) throw new Error(`named did not start:\n${namedLog}`);
-            await sleep(50);
-        }
+            );
+            const named = daemons.start("named", "named", ["-g", "-c", path.join(dir, "named.conf")]);
+            try {
+                await waitForAnswer(`named answering on 127.0.0.1:${port}`, [named], answersSoa);
+            } catch (err) {
+                await daemons.stop([named]);
+                throw err;
+            }
+        });
     });
 
     after(async () => {
-        if (named && named.exitCode === null) {
-            const exited = new Promise((resolve) => named!.once("exit", resolve));
-            named.kill("SIGTERM");
-            const timer = setTimeout(() => named!.kill("SIGKILL"), 3000);
-            await exited;
-            clearTimeout(timer);
-        }
-        rmSync(dir, { recursive: true, force: true });
+        await daemons.stopAll();
+        if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     it("adds the VIP's A record, and a second run changes nothing (still one record)", async () => {

@@ -18,6 +18,7 @@ import { preflightCommand } from "../../components/kubeadm/retrofit";
 import { runShipped } from "../helpers/shipped";
 import { scriptText } from "../../components/scriptFile";
 import { parseJoinMaterial } from "../../topology";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { EtcdCluster } from "./helpers/etcdCluster";
 import { runScript, Stubs } from "./helpers/stubs";
 
@@ -40,7 +41,7 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         k8s = path.join(root, "etc-kubernetes");
     });
     after(() => {
-        rmSync(root, { recursive: true, force: true });
+        if (root) rmSync(root, { recursive: true, force: true });
         stubs?.destroy();
     });
     beforeEach(() => {
@@ -318,11 +319,16 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
     describe("preflight.sh (phase 0, on the existing master; real etcd for the snapshot)", () => {
         let etcd: EtcdCluster;
         let snapshots: string;
-        before(async () => {
-            etcd = await EtcdCluster.start(["k8s-master"]);
+        const etcdDaemons = new DaemonGroup();
+        before(async function () {
+            this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+            etcd = await EtcdCluster.start(["k8s-master"], etcdDaemons);
             snapshots = path.join(root, "etcd-snapshots");
         });
-        after(async () => etcd?.destroy());
+        after(async () => {
+            await etcdDaemons.stopAll();
+            await etcd?.destroy();
+        });
 
         // Retrofit's preflight step as it ships; documentation addresses (TEST-NET-1): the stubs answer, nothing is sent.
         const preflight = (takeSnapshot: boolean) =>

@@ -10,6 +10,7 @@ import * as path from "path";
 import { etcdMembershipCommand, joinGateCommand } from "../../components/kubeadm/controlPlaneJoin";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { decideMemberRemoval, MemberHealth } from "../../topology";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { runShipped } from "../helpers/shipped";
 import { EtcdCluster } from "./helpers/etcdCluster";
 import { runScript, Stubs } from "./helpers/stubs";
@@ -20,6 +21,9 @@ const etcdAvailable = () => ["etcd", "etcdctl"].every((bin) => spawnSync("which"
 
 type Clusters = Record<"healthy" | "degraded" | "leader" | "single" | "rollback" | "gate", EtcdCluster>;
 let clustersStarting: Promise<Clusters> | undefined;
+/** Every etcd of this file: stopped by the suite that uses them, or at the end of the run if it never ran. */
+const etcdDaemons = new DaemonGroup();
+after(() => etcdDaemons.stopAll());
 /**
  * Started early and together: etcd refuses a reconfiguration during its first seconds (strict
  * reconfig check), so the clusters boot while the pure cross-check runs (the scripts also retry).
@@ -27,12 +31,12 @@ let clustersStarting: Promise<Clusters> | undefined;
 function startClusters(): Promise<Clusters> {
     clustersStarting ??= (async () => {
         const settled = await Promise.allSettled([
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(["k8s-master"]),
-            EtcdCluster.start(MASTERS),
-            EtcdCluster.start(MASTERS),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(["k8s-master"], etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
+            EtcdCluster.start(MASTERS, etcdDaemons),
         ]);
         const failed = settled.find((s) => s.status === "rejected");
         if (failed) {
@@ -125,6 +129,7 @@ describe("etcd quorum guard and member removal against a real 3-member etcd (loo
     let stubs: Stubs;
 
     before(async function () {
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
         if (!etcdAvailable()) {
             throw new Error("etcd and etcdctl are required (Debian packages etcd-server and etcd-client)");
         }
@@ -132,7 +137,9 @@ describe("etcd quorum guard and member removal against a real 3-member etcd (loo
         stubs = new Stubs(["kubectl"]);
     });
     after(async () => {
-        if (clusters) await Promise.all(Object.values(clusters).map((c) => c.destroy()));
+        // Also what a `before` that timed out is still starting.
+        await etcdDaemons.stopAll();
+        await clustersStarting?.then((all) => Promise.all(Object.values(all).map((c) => c.destroy())), () => undefined);
         stubs?.destroy();
     });
 
@@ -322,13 +329,14 @@ describe("etcd quorum guard and member removal against a real 3-member etcd (loo
         // master-2 joined; master-3's join is the one that fails half-way. Started on its own, once
         // the shared clusters are up, so it does not add to their boot.
         let stale: EtcdCluster | undefined;
+        const staleDaemons = new DaemonGroup();
         before(async function () {
-            this.timeout(90_000);
-            stale = await EtcdCluster.start(MASTERS.slice(0, 2));
+            this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+            stale = await EtcdCluster.start(MASTERS.slice(0, 2), staleDaemons);
             for (let i = 0; i < 20; i++) assert.equal(stale.etcdctl(["put", `/registry/stale/key-${i}`, `value-${i}`]).status, 0);
             await addStaleLearner(stale, STALE_PEER);
         });
-        after(async () => stale?.destroy());
+        after(() => staleDaemons.stopAll());
         const staleCluster = () => stale!;
 
         it("etcdctl's text form has empty name and client columns there (what the old parser collapsed)", () => {

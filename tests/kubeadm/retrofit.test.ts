@@ -124,7 +124,7 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
         backup = path.join(root, "backup");
     });
     after(() => {
-        rmSync(path.dirname(k8s), { recursive: true, force: true });
+        if (k8s) rmSync(path.dirname(k8s), { recursive: true, force: true });
         stubs?.destroy();
     });
 

@@ -9,8 +9,10 @@ const ROOT = path.resolve(__dirname, "../..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
 function plan(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    // The phase 7 JSON is over 1 MiB, spawnSync's default buffer: read it to the end.
+    // Read to the end (the root hooks lift spawnSync's 1 MiB limit; a --format json plan is larger):
+    // a cut or a timeout fails here, not as a JSON parse error later.
     const run = spawnSync(TSX, [path.join(ROOT, "tools/plan.ts"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+    if (run.error) throw run.error;
     return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 

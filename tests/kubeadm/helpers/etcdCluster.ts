@@ -1,14 +1,15 @@
 /**
- * A real etcd cluster (Debian's etcd-server, 3.4) for the quorum guard tests: members on free
- * loopback ports, data in a temporary directory, plain http (the scripts take ETCD_CACERT=""),
- * short election timeouts so leadership moves quickly. Every wait is bounded; `destroy` kills
- * what it started and removes the directory.
+ * A real etcd cluster (Debian's etcd-server, 3.4) for the quorum guard tests: members on loopback
+ * ports (retried on fresh ones when a port is taken), data in a temporary directory, plain http
+ * (the scripts take ETCD_CACERT=""), short election timeouts so leadership moves quickly. Start
+ * waits until every member answers /health, or one exits; `destroy` (or the DaemonGroup given to
+ * `start`) stops what it started and removes the directory.
  */
-import { ChildProcess, execFile, spawn, spawnSync } from "child_process";
-import { mkdtempSync, rmSync } from "fs";
-import * as net from "net";
-import { tmpdir } from "os";
+import { ChildProcess, execFile, spawnSync } from "child_process";
+import { rmSync } from "fs";
+import * as http from "http";
 import * as path from "path";
+import { Daemon, DAEMON_START_DEADLINE_MS, DaemonGroup, waitForAnswer, withFreshPorts } from "../../helpers/daemons";
 
 export interface EtcdMember {
     readonly name: string;
@@ -17,20 +18,6 @@ export interface EtcdMember {
     process?: ChildProcess;
 }
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.unref();
-        server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** etcdctl 3.4 exits when an ETCDCTL_* variable (even empty) shadows a flag: drop them all. */
 function etcdctlEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, ETCDCTL_API: "3" };
@@ -38,51 +25,77 @@ function etcdctlEnv(): NodeJS.ProcessEnv {
     return env;
 }
 
-/** Every etcd this process started, and their directories: cleaned up on exit even if a run is interrupted. */
-const started = new Set<ChildProcess>();
-const directories = new Set<string>();
-process.once("exit", () => {
-    for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
-    for (const dir of directories) rmSync(dir, { recursive: true, force: true });
-});
+/** GET <client>/health: true when the member is part of a cluster with a leader (etcd's own check). */
+function answersHealthy(member: EtcdMember): Promise<boolean> {
+    return new Promise((resolve) => {
+        const req = http.get(`${member.clientUrl}/health`, { timeout: 3000 }, (res) => {
+            let body = "";
+            res.on("data", (d) => (body += d));
+            res.on("end", () => resolve(res.statusCode === 200 && /"health":\s*"true"/.test(body)));
+            res.on("error", () => resolve(false));
+        });
+        req.on("timeout", () => req.destroy());
+        req.on("error", () => resolve(false));
+    });
+}
 
 export class EtcdCluster {
     private constructor(
         readonly dir: string,
         readonly members: EtcdMember[],
+        private readonly daemons: Map<string, Daemon>,
+        private readonly group: DaemonGroup,
     ) {}
 
-    static async start(names: readonly string[]): Promise<EtcdCluster> {
-        const dir = mkdtempSync(path.join(tmpdir(), "hacp-etcd-"));
-        directories.add(dir);
-        const members: EtcdMember[] = [];
-        for (const name of names) {
-            members.push({ name, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}` });
+    /**
+     * Starts one member per name. With `group`, the caller's after hook stops them even while
+     * this is still starting; without, `destroy` does.
+     */
+    static async start(names: readonly string[], group = new DaemonGroup()): Promise<EtcdCluster> {
+        return group.starting(EtcdCluster.startIn(names, group));
+    }
+
+    private static async startIn(names: readonly string[], group: DaemonGroup): Promise<EtcdCluster> {
+        const dir = group.directory("hacp-etcd-");
+        const token = path.basename(dir);
+        try {
+            return await withFreshPorts(names.length * 2, async (ports) => {
+                const members: EtcdMember[] = names.map((name, i) => ({ name, clientUrl: `http://127.0.0.1:${ports[2 * i]}`, peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}` }));
+                const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
+                const daemons = new Map<string, Daemon>();
+                try {
+                    for (const m of members) {
+                        rmSync(path.join(dir, m.name), { recursive: true, force: true });
+                        const daemon = group.start(`etcd ${m.name} (${m.clientUrl})`, "etcd", [
+                            "--name", m.name,
+                            "--data-dir", path.join(dir, m.name),
+                            "--listen-client-urls", m.clientUrl,
+                            "--advertise-client-urls", m.clientUrl,
+                            "--listen-peer-urls", m.peerUrl,
+                            "--initial-advertise-peer-urls", m.peerUrl,
+                            "--initial-cluster", initial,
+                            "--initial-cluster-state", "new",
+                            // Its own cluster id: a member never joins another test's cluster.
+                            "--initial-cluster-token", token,
+                            "--heartbeat-interval", "50",
+                            "--election-timeout", "500",
+                            "--log-level", "error",
+                        ], { stopSignal: "SIGKILL" });
+                        daemons.set(m.name, daemon);
+                        m.process = daemon.child;
+                    }
+                    const all = [...daemons.values()];
+                    await waitForAnswer(`etcd members ${names.join(", ")} healthy`, all, async () => (await Promise.all(members.map(answersHealthy))).every(Boolean));
+                    return new EtcdCluster(dir, members, daemons, group);
+                } catch (err) {
+                    await group.stop([...daemons.values()]);
+                    throw err;
+                }
+            });
+        } catch (err) {
+            group.removeDirectory(dir);
+            throw err;
         }
-        const cluster = new EtcdCluster(dir, members);
-        const initial = members.map((m) => `${m.name}=${m.peerUrl}`).join(",");
-        for (const m of members) {
-            m.process = spawn(
-                "etcd",
-                [
-                    "--name", m.name,
-                    "--data-dir", path.join(dir, m.name),
-                    "--listen-client-urls", m.clientUrl,
-                    "--advertise-client-urls", m.clientUrl,
-                    "--listen-peer-urls", m.peerUrl,
-                    "--initial-advertise-peer-urls", m.peerUrl,
-                    "--initial-cluster", initial,
-                    "--initial-cluster-state", "new",
-                    "--heartbeat-interval", "50",
-                    "--election-timeout", "500",
-                    "--log-level", "error",
-                ],
-                { stdio: "ignore" },
-            );
-            started.add(m.process);
-        }
-        await cluster.waitHealthy(members, 20_000);
-        return cluster;
     }
 
     /** The environment the scripts need to reach this cluster through `member`. */
@@ -122,33 +135,27 @@ export class EtcdCluster {
         return undefined;
     }
 
-    /** Asynchronous, with short etcdctl timeouts, so clusters boot side by side. */
-    async waitHealthy(members: readonly EtcdMember[], timeoutMs: number): Promise<void> {
-        const deadline = Date.now() + timeoutMs;
+    /** Until every one of `members` answers etcdctl's health check (or one of them exits, or the deadline). */
+    async waitHealthy(members: readonly EtcdMember[], timeoutMs = DAEMON_START_DEADLINE_MS): Promise<void> {
         const endpoints = members.map((m) => m.clientUrl).join(",");
         const probe = () =>
             new Promise<boolean>((resolve) => {
-                execFile("etcdctl", ["--endpoints", endpoints, "--dial-timeout", "1s", "--command-timeout", "1s", "endpoint", "health"], { env: etcdctlEnv(), timeout: 5_000 }, (err) =>
+                execFile("etcdctl", ["--endpoints", endpoints, "--dial-timeout", "2s", "--command-timeout", "3s", "endpoint", "health"], { env: etcdctlEnv(), timeout: 10_000 }, (err) =>
                     resolve(!err),
                 );
             });
-        while (Date.now() < deadline) {
-            if (await probe()) return;
-            await sleep(100);
-        }
-        throw new Error(`etcd members ${members.map((m) => m.name).join(", ")} not healthy within ${timeoutMs} ms`);
+        const daemons = members.map((m) => this.daemons.get(m.name)).filter((d): d is Daemon => d !== undefined);
+        await waitForAnswer(`etcd members ${members.map((m) => m.name).join(", ")} healthy`, daemons, probe, timeoutMs);
     }
 
+    /** Kills a member (as a crash would) and waits until it is gone. */
     async stop(name: string): Promise<void> {
-        const m = this.members.find((x) => x.name === name);
-        if (!m?.process || m.process.exitCode !== null) return;
-        const exited = new Promise((r) => m.process!.once("exit", r));
-        m.process.kill("SIGKILL");
-        await Promise.race([exited, sleep(5_000)]);
+        const daemon = this.daemons.get(name);
+        if (daemon) await this.group.stop([daemon]);
     }
 
     async destroy(): Promise<void> {
-        for (const m of this.members) await this.stop(m.name);
-        rmSync(this.dir, { recursive: true, force: true });
+        await this.group.stop([...this.daemons.values()]);
+        this.group.removeDirectory(this.dir);
     }
 }
