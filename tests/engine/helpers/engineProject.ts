@@ -5,7 +5,7 @@
  * test can read what the engine itself recorded.
  */
 import { spawn } from "child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { runPulumi, RunResult } from "../../../tools/pulumi";
@@ -44,7 +44,11 @@ export class EngineProject {
         copyFileSync(path.join(repoRoot, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
         for (const [stack, text] of Object.entries(stackFiles)) writeFileSync(path.join(this.dir, `Pulumi.${stack}.yaml`), text);
         // --event-log is a debug-command flag in the CLI (the Automation API sets the same variable).
-        this.env = { ...engineEnv({ backendUrl: `file://${this.stateDir}`, passphrase: "engine-suite-passphrase" }), PULUMI_DEBUG_COMMANDS: "true" };
+        // The CLI and its plugins leave files in TMPDIR (the kubernetes provider's kubeconfig
+        // copies, ts-node's cache for the pack): kept inside the project, removed with it.
+        const tmp = path.join(this.dir, "tmp");
+        mkdirSync(tmp);
+        this.env = { ...engineEnv({ backendUrl: `file://${this.stateDir}`, passphrase: "engine-suite-passphrase" }), PULUMI_DEBUG_COMMANDS: "true", TMPDIR: tmp };
     }
 
     get stateDir(): string {
