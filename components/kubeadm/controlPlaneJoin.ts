@@ -22,6 +22,21 @@ import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote, withSecretEnv } from "./bundle";
 import { asRoot, stepOptions } from "./options";
 
+/**
+ * The join-material step on the existing master for one new master: join-material.sh bundled
+ * with lib.sh, `create` with the token TTL on create, `revoke` on delete. The token and the
+ * certificate key go in front of `script` on stdin (withSecretEnv); the control-plane tests
+ * send the same text with their own values (secretEnvScript).
+ */
+export function joinMaterialStep(topology: Topology, master: NewMasterPlacement["master"]): { create: string; delete: string; script: string } {
+    const rootShell = `${asRoot(topology.ssh.user)}bash -s --`;
+    return {
+        create: `${rootShell} create --ttl ${topology.kubeadm.joinTokenTtl} --description ${shellQuote(`ha-control-plane join of ${master.name}`)}`,
+        delete: `${rootShell} revoke`,
+        script: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-material.sh" }),
+    };
+}
+
 export interface ControlPlaneJoinArgs {
     readonly topology: Topology;
     readonly placement: NewMasterPlacement;
@@ -130,13 +145,14 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             KUBEADM_CERTIFICATE_KEY: pulumi.secret(certificateKey.hex),
         };
 
+        const material = joinMaterialStep(topology, master);
         this.material = new command.remote.Command(
             `${name}-join-material`,
             {
                 connection: onExisting,
-                create: `${rootShell} create --ttl ${kubeadm.joinTokenTtl} --description ${shellQuote(`ha-control-plane join of ${master.name}`)}`,
-                delete: `${rootShell} revoke`,
-                stdin: withSecretEnv(secrets, bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-material.sh" })),
+                create: material.create,
+                delete: material.delete,
+                stdin: withSecretEnv(secrets, material.script),
                 logging: Logging.None,
             },
             // Replacing the material (`pulumi up --replace`, when it expired) revokes the old token

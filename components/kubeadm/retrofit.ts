@@ -6,6 +6,34 @@ import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
 import { asRoot, stepOptions } from "./options";
 
+/** A remote step as the engine runs it: `create`/`delete` command lines over SSH, the script on stdin. */
+export interface RemoteStepCommand {
+    readonly create: string;
+    readonly delete?: string;
+    readonly stdin: string;
+}
+
+/**
+ * Phase 0's apply step on the existing master: retrofit.sh bundled with lib.sh and the patch
+ * tool, `apply` on create and `restore` on delete. The component runs exactly this; the
+ * control-plane tests run the same text against a real apiserver.
+ */
+export function retrofitApplyStep(topology: Topology): RemoteStepCommand & { readonly delete: string } {
+    const { cluster, kubeadm, existingMaster: master } = topology;
+    const rootShell = `${asRoot(topology.ssh.user)}bash -s --`;
+    const identity = `--node-name ${master.name} --advertise-address ${master.ip} --backup-dir ${kubeadm.backupDir} --readyz-timeout ${kubeadm.readyzTimeoutSeconds}`;
+    return {
+        create: [
+            `${rootShell} apply ${identity}`,
+            `--endpoint ${controlPlaneEndpoint(cluster)}`,
+            ...apiserverCertSans(cluster).map((san) => `--san ${san}`),
+            ...kubeadm.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
+        ].join(" "),
+        delete: `${rootShell} restore ${identity}`,
+        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+    };
+}
+
 export interface RetrofitArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
@@ -67,19 +95,14 @@ export class Retrofit extends pulumi.ComponentResource {
             stepOptions(this, opts, [this.preflight]),
         );
 
-        const identity = `--node-name ${master.name} --advertise-address ${master.ip} --backup-dir ${kubeadm.backupDir} --readyz-timeout ${kubeadm.readyzTimeoutSeconds}`;
+        const step = retrofitApplyStep(topology);
         this.apply = new command.remote.Command(
             `${name}-apply`,
             {
                 connection: onMaster,
-                create: [
-                    `${rootShell} apply ${identity}`,
-                    `--endpoint ${controlPlaneEndpoint(cluster)}`,
-                    ...apiserverCertSans(cluster).map((san) => `--san ${san}`),
-                    ...kubeadm.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
-                ].join(" "),
-                delete: `${rootShell} restore ${identity}`,
-                stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+                create: step.create,
+                delete: step.delete,
+                stdin: step.stdin,
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
             stepOptions(this, opts, [this.proxmoxSnapshot]),
