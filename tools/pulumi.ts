@@ -34,7 +34,12 @@ export async function startInProcessHost(programFile: string): Promise<InProcess
     const { LanguageServer } = require("@pulumi/pulumi/automation/server");
     const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
     const server = new grpc.Server({ "grpc.max_receive_message_length": 1 << 30 });
-    const languageServer = new LanguageServer(() => require(programFile));
+    // Required afresh on every Run: a second command in the same process (up after preview)
+    // would otherwise get the cached module and register nothing.
+    const languageServer = new LanguageServer(() => {
+        delete require.cache[require.resolve(programFile)];
+        return require(programFile);
+    });
     server.addService(langrpc.LanguageRuntimeService, languageServer);
     const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
@@ -74,6 +79,12 @@ export interface RunOptions {
     readonly programFile?: string;
     readonly stdio?: "inherit" | "pipe";
     readonly input?: string;
+    /**
+     * Bound on the run: past it the CLI and everything it started (provider plugins) get
+     * SIGTERM, then SIGKILL, and the result has code 124. The CLI then runs in its own process
+     * group, so that the whole group can be stopped.
+     */
+    readonly timeoutMs?: number;
 }
 
 export interface RunResult {
@@ -97,9 +108,27 @@ export async function runPulumi(args: readonly string[], opts: RunOptions = {}):
         host = await startInProcessHost(opts.programFile ?? path.join(repoRoot, "index.ts"));
         finalArgs = [...policyPackArgs(finalArgs, cwd), `--client=${host.address}`];
     }
-    const child = spawn(cli, finalArgs, { cwd, env, stdio: opts.stdio === "inherit" ? ["inherit", "inherit", "inherit"] : ["pipe", "pipe", "pipe"] });
+    const bounded = opts.timeoutMs !== undefined;
+    const child = spawn(cli, finalArgs, { cwd, env, detached: bounded, stdio: opts.stdio === "inherit" ? ["inherit", "inherit", "inherit"] : ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    let timedOut = false;
+    const killGroup = (signal: NodeJS.Signals) => {
+        try {
+            process.kill(-child.pid!, signal);
+        } catch {
+            // already gone
+        }
+    };
+    const timers = bounded
+        ? [
+              setTimeout(() => {
+                  timedOut = true;
+                  killGroup("SIGTERM");
+              }, opts.timeoutMs),
+              setTimeout(() => killGroup("SIGKILL"), opts.timeoutMs! + 10_000),
+          ]
+        : [];
     child.stdout?.on("data", (d) => (stdout += d));
     child.stderr?.on("data", (d) => (stderr += d));
     if (opts.input !== undefined) child.stdin?.end(opts.input);
@@ -108,8 +137,11 @@ export async function runPulumi(args: readonly string[], opts: RunOptions = {}):
         child.on("error", reject);
         child.on("close", (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     });
+    for (const t of timers) clearTimeout(t);
+    // Plugins the CLI left behind (it was killed) go with their group.
+    if (timedOut) killGroup("SIGKILL");
     host?.stop(code !== 0);
-    return { code, stdout, stderr };
+    return timedOut ? { code: 124, stdout, stderr: `${stderr}\npulumi ${args.join(" ")}: stopped after ${opts.timeoutMs} ms` } : { code, stdout, stderr };
 }
 
 if (require.main === module) {
