@@ -73,6 +73,11 @@ export interface ControlPlaneOptions {
     readonly masters?: number;
     /** Edits the ClusterConfiguration before kubeadm sees it (e.g. apiserver flags). */
     readonly clusterConfiguration?: (cc: Json) => void;
+    /**
+     * Directories every master mounts at the same path, backed by one directory of the test's
+     * (an NFS export such as the etcd backups' /srv/nfs/etcd-backup); cp.sharedDir(path) finds it.
+     */
+    readonly sharedPaths?: readonly string[];
     /** Kept for a look after a failure (HACP_KEEP_CONTROL_PLANE=1 does the same). */
     readonly keepDir?: boolean;
 }
@@ -117,6 +122,13 @@ export class ControlPlane {
 
     get first(): Master {
         return this.masters[0];
+    }
+
+    /** The test's directory behind a shared mount (what the "NFS server" holds). */
+    sharedDir(hostPath: string): string {
+        const dir = path.join(this.dir, "shared", hostPath.replace(/[^A-Za-z0-9]+/g, "_"));
+        mkdirSync(dir, { recursive: true });
+        return dir;
     }
 
     /** PATH for commands on a master: the stand-ins first, then the toolchain, then the system's. */
@@ -200,7 +212,8 @@ export class ControlPlane {
 
         for (let i = 0; i < count; i++) {
             const name = MASTER_NAMES[i];
-            const host = await Host.create(this.group, this.lan, name, masterAddress(i), path.join(this.dir, name));
+            const shared = (this.options.sharedPaths ?? []).map((p) => ({ path: p, source: this.sharedDir(p) }));
+            const host = await Host.create(this.group, this.lan, name, masterAddress(i), path.join(this.dir, name), shared);
             const kubelet = new StandInKubelet(host, this.group, { binaries: { etcd: this.bin.etcd, "kube-apiserver": this.bin.kubeApiserver } });
             const master: Master = { name, ip: masterAddress(i), host, kubelet, kubeadmConfig: this.writeKubeadmConfig(i, cc) };
             this.masters.push(master);

@@ -2,15 +2,15 @@
  * Test hosts made of namespaces this process creates and nothing else: a "lan" network namespace
  * holding a bridge (and whatever serves the VIP), and one host per master with its own network
  * namespace (an address on the bridge, its own loopback, so kubeadm's fixed ports 6443, 2379,
- * 2380 never collide with anything) and its own mount namespace in which /etc and /var/lib are
- * overlays on the machine's, and /etc/kubernetes and /var/lib/etcd are the host's directories
+ * 2380 never collide with anything) and its own mount namespace in which /etc, /var/lib and
+ * /srv are overlays on the machine's, and /etc/kubernetes and /var/lib/etcd are the host's directories
  * under the test's temp dir. kubeadm, the scripts and the daemons run in there with the paths
  * of a real master; nothing is written to the machine's /etc or /var/lib.
  *
  * Each namespace lives as long as its holder process (a child of this process, killed with
  * it); the addresses are in TEST-NET-2 (198.51.100.0/24), reachable only inside the lan.
  */
-import { mkdirSync } from "fs";
+import { existsSync, mkdirSync } from "fs";
 import * as path from "path";
 import { Daemon, ProcessGroup, run, RunOptions, RunResult, runOk, waitFor } from "./processes";
 
@@ -73,6 +73,16 @@ export class Lan extends Namespaced {
     }
 }
 
+/** Directories overlaid in each host's mount namespace (its writes there stay in the test's dir). */
+const OVERLAID = ["/etc", "/var/lib", "/srv"] as const;
+
+export interface SharedMount {
+    /** Where it appears on the host, e.g. /srv/nfs/etcd-backup. */
+    readonly path: string;
+    /** The directory of the test's that backs it. */
+    readonly source: string;
+}
+
 /** A master: its own network and mount namespaces, wired to the lan. */
 export class Host extends Namespaced {
     /** The host's /etc/kubernetes, seen from outside. */
@@ -85,18 +95,27 @@ export class Host extends Namespaced {
         this.etcdDataDir = path.join(dir, "var-lib-etcd");
     }
 
-    static async create(group: ProcessGroup, lan: Lan, name: string, ip: string, dir: string): Promise<Host> {
-        for (const d of ["etc-kubernetes", "var-lib-etcd", "overlay/etc/upper", "overlay/etc/work", "overlay/var-lib/upper", "overlay/var-lib/work"]) {
+    /**
+     * `shared` mounts a directory of the test's at the same path on every host that gets it (an
+     * NFS export mounted on each master); the path must be under /etc, /var/lib or /srv.
+     */
+    static async create(group: ProcessGroup, lan: Lan, name: string, ip: string, dir: string, shared: readonly SharedMount[] = []): Promise<Host> {
+        const overlays = OVERLAID.filter((o) => o === "/etc" || o === "/var/lib" || existsSync(o));
+        for (const d of ["etc-kubernetes", "var-lib-etcd", ...overlays.flatMap((o) => [`overlay${o}/upper`, `overlay${o}/work`])]) {
             mkdirSync(path.join(dir, d), { recursive: true });
+        }
+        for (const m of shared) {
+            if (!overlays.some((o) => m.path.startsWith(`${o}/`))) throw new Error(`shared mount ${m.path} must be under ${overlays.join(", ")}`);
+            if (!/^[A-Za-z0-9/._-]+$/.test(m.path + m.source)) throw new Error(`shared mount ${m.path}: plain path characters only`);
         }
         const setup = [
             "set -e",
             'd=$1',
-            'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$d/overlay/etc/upper,workdir=$d/overlay/etc/work" /etc',
-            'mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$d/overlay/var-lib/upper,workdir=$d/overlay/var-lib/work" /var/lib',
+            ...overlays.map((o) => `mount -t overlay overlay -o "lowerdir=${o},upperdir=$d/overlay${o}/upper,workdir=$d/overlay${o}/work" ${o}`),
             "mkdir -p /etc/kubernetes /var/lib/etcd",
             'mount --bind "$d/etc-kubernetes" /etc/kubernetes',
             'mount --bind "$d/var-lib-etcd" /var/lib/etcd',
+            ...shared.flatMap((m) => [`mkdir -p ${m.path}`, `mount --bind ${m.source} ${m.path}`]),
             "ip link set lo up",
             "echo ready",
             "exec cat >/dev/null",

@@ -123,6 +123,18 @@ export class StandInKubelet {
         }
     }
 
+    /** Stops a pod's process (it starts again unless held: a kubelet restarts what exits). */
+    async stopPod(pod: string, graceMs = 10_000): Promise<void> {
+        const s = this.pods.get(pod);
+        if (!s) throw new Error(`no static pod ${pod} on ${this.host.name}`);
+        s.stopping = true;
+        try {
+            await this.stopProcess(s, graceMs);
+        } finally {
+            s.stopping = false;
+        }
+    }
+
     async waitRunning(pod: string, timeoutMs = 60_000): Promise<void> {
         await waitFor(`static pod ${pod} on ${this.host.name}`, timeoutMs, async () => (this.running(pod) ? true : undefined));
     }
