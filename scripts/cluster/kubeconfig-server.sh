@@ -192,7 +192,8 @@ main() {
             log "configmap $configmap: server $current"
             return
         fi
-        record=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{index .metadata.annotations \"$RECORD_ANNOTATION\"}}" 2>/dev/null || true)
+        # `with`: an object without any annotation has none to index (kubectl fails on nil).
+        record=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{with .metadata.annotations}}{{index . \"$RECORD_ANNOTATION\"}}{{end}}" 2>/dev/null || true)
         [[ $record == "<no value>" ]] && record=""
         plan_move "configmap $configmap" "$current" "$record"
         if [[ -n $new ]]; then
@@ -214,7 +215,7 @@ main() {
             local dns=${restart_ds%%/*} dname=${restart_ds#*/} stamped want
             want=$(server_of "configmap $configmap" "$work/cm.yaml")
             [[ -n $new ]] && want=$new
-            stamped=$(kubectl_ -n "$dns" get daemonset "$dname" -o "go-template={{index .spec.template.metadata.annotations \"$ROLL_ANNOTATION\"}}" 2>/dev/null || true)
+            stamped=$(kubectl_ -n "$dns" get daemonset "$dname" -o "go-template={{with .spec.template.metadata.annotations}}{{index . \"$ROLL_ANNOTATION\"}}{{end}}" 2>/dev/null || true)
             if [[ $stamped != "$want" ]] && { [[ -n $new ]] || [[ $stamped != "<no value>" && -n $stamped ]]; }; then
                 kubectl_ -n "$dns" patch daemonset "$dname" --type merge \
                     -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"$ROLL_ANNOTATION\":\"$want\"}}}}}" >/dev/null ||
