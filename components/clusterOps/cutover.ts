@@ -7,13 +7,29 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, CutoverNode, directServerUrl, kubeletCutoverFacts, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
 import { stepOptions } from "../kubeadm/options";
-import { remoteScript, SshTarget } from "./remote";
+import { remoteScript, RemoteScriptArgs, SshTarget } from "./remote";
 
 const SCRIPT = "cluster/kubeconfig-server.sh";
 export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
 
 function existingMasterTarget(topology: Topology, privateKey: pulumi.Output<string>): SshTarget {
     return { host: topology.existingMaster.ip, user: topology.ssh.user, privateKey };
+}
+
+/**
+ * kubeconfig-server.sh's arguments for a ConfigMap's cut-over on the existing master: to the
+ * VIP from the master's own URL on create, --restore on delete. The component and the
+ * control-plane tests (which run it through rootScriptCommand) share it.
+ */
+export function configMapCutoverScript(topology: Topology, configMap: string, rollDaemonSet?: string): RemoteScriptArgs & { readonly script: string; readonly deleteArgs: readonly string[] } {
+    const timeout = String(topology.clusterOps.cutover.nodeReadyTimeoutSeconds);
+    const roll = rollDaemonSet ? ["--restart-daemonset", rollDaemonSet] : [];
+    const common = ["--configmap", configMap, ...roll, "--wait-readyz", "--timeout", timeout];
+    return {
+        script: SCRIPT,
+        args: [...common, "--to", vipServerUrl(topology.cluster), "--from", directServerUrl(topology.existingMaster, topology.cluster)],
+        deleteArgs: [...common, "--restore"],
+    };
 }
 
 export interface ConfigMapCutoverArgs {
@@ -37,19 +53,7 @@ export class ConfigMapCutover extends pulumi.ComponentResource {
     constructor(name: string, args: ConfigMapCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.configMapCutover, name, {}, opts);
         const { topology } = args;
-        const timeout = String(topology.clusterOps.cutover.nodeReadyTimeoutSeconds);
-        const roll = args.rollDaemonSet ? ["--restart-daemonset", args.rollDaemonSet] : [];
-        const common = ["--configmap", args.configMap, ...roll, "--wait-readyz", "--timeout", timeout];
-        this.flip = remoteScript(
-            `${name}-flip`,
-            existingMasterTarget(topology, args.sshPrivateKey),
-            {
-                script: SCRIPT,
-                args: [...common, "--to", vipServerUrl(topology.cluster), "--from", directServerUrl(topology.existingMaster, topology.cluster)],
-                deleteArgs: [...common, "--restore"],
-            },
-            childOf(this, opts),
-        );
+        this.flip = remoteScript(`${name}-flip`, existingMasterTarget(topology, args.sshPrivateKey), configMapCutoverScript(topology, args.configMap, args.rollDaemonSet), childOf(this, opts));
         this.registerOutputs({});
     }
 }
