@@ -88,6 +88,12 @@ export interface RunOptions {
     readonly programFile?: string;
     readonly stdio?: "inherit" | "pipe";
     readonly input?: string;
+    /**
+     * Bound on the run: past it the CLI and everything it started (provider plugins) get
+     * SIGTERM, then SIGKILL, and the result has code 124. The CLI then runs in its own process
+     * group, so that the whole group can be stopped.
+     */
+    readonly timeoutMs?: number;
 }
 
 export interface RunResult {
@@ -111,9 +117,27 @@ export async function runPulumi(args: readonly string[], opts: RunOptions = {}):
         host = await startInProcessHost(opts.programFile ?? path.join(repoRoot, "index.ts"));
         finalArgs = [...policyPackArgs(finalArgs, cwd), `--client=${host.address}`];
     }
-    const child = spawn(cli, finalArgs, { cwd, env, stdio: opts.stdio === "inherit" ? ["inherit", "inherit", "inherit"] : ["pipe", "pipe", "pipe"] });
+    const bounded = opts.timeoutMs !== undefined;
+    const child = spawn(cli, finalArgs, { cwd, env, detached: bounded, stdio: opts.stdio === "inherit" ? ["inherit", "inherit", "inherit"] : ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    let timedOut = false;
+    const killGroup = (signal: NodeJS.Signals) => {
+        try {
+            process.kill(-child.pid!, signal);
+        } catch {
+            // already gone
+        }
+    };
+    const timers = bounded
+        ? [
+              setTimeout(() => {
+                  timedOut = true;
+                  killGroup("SIGTERM");
+              }, opts.timeoutMs),
+              setTimeout(() => killGroup("SIGKILL"), opts.timeoutMs! + 10_000),
+          ]
+        : [];
     child.stdout?.on("data", (d) => (stdout += d));
     child.stderr?.on("data", (d) => (stderr += d));
     if (opts.input !== undefined) child.stdin?.end(opts.input);
@@ -122,8 +146,11 @@ export async function runPulumi(args: readonly string[], opts: RunOptions = {}):
         child.on("error", reject);
         child.on("close", (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     });
+    for (const t of timers) clearTimeout(t);
+    // Plugins the CLI left behind (it was killed) go with their group.
+    if (timedOut) killGroup("SIGKILL");
     host?.stop(code !== 0);
-    return { code, stdout, stderr };
+    return timedOut ? { code: 124, stdout, stderr: `${stderr}\npulumi ${args.join(" ")}: stopped after ${opts.timeoutMs} ms` } : { code, stdout, stderr };
 }
 
 if (require.main === module) {

@@ -147,6 +147,17 @@ const DURATION = /^(\d+|(\d+h)?(\d+m)?(\d+s)?)$/;
 const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
 const ABSOLUTE_PATH = /^\/[^\s'"\\]*$/;
 
+/** A zone name from the tz database (what a CronJob's spec.timeZone must be); "Local" is refused too. */
+function isIanaTimeZone(zone: string): boolean {
+    if (zone.toLowerCase() === "local") return false;
+    try {
+        new Intl.DateTimeFormat("en-US", { timeZone: zone });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
 function optionalObject(r: Reader, value: unknown, key: string): Json | undefined {
     return value === undefined ? undefined : r.object(value, key);
 }
@@ -321,6 +332,9 @@ function readEtcdMaintenance(r: Reader, value: unknown, targetPhase: PhaseId | u
     const b = optionalObject(r, e.backup, key("backup")) ?? {};
     const d = optionalObject(r, e.defrag, key("defrag")) ?? {};
     const timeZone = r.optionalString(e, "timeZone", key("timeZone"));
+    if (timeZone !== undefined && !isIanaTimeZone(timeZone)) {
+        r.fail(key("timeZone"), timeZone, "must be an IANA time zone such as Europe/London (the apiserver refuses a CronJob with any other)");
+    }
     return {
         namespace: k8sName(r, e, "namespace", key("namespace"), "kube-system"),
         etcdImage: image(r, e, "etcdImage", key("etcdImage"), "registry.k8s.io/etcd:3.6.4-0"),

@@ -23,6 +23,21 @@ export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: stri
     return { script: SCRIPT, args: [...common, "--to", a.to, "--from", a.from], deleteArgs: [...common, "--restore"] };
 }
 
+/**
+ * A ConfigMap's cut-over on the existing master, from the topology: to the VIP from the master's
+ * own URL. The component and the control-plane tests (joinAndCutover.cp.ts) share it.
+ */
+export function configMapCutoverScript(topology: Topology, configMap: string, rollDaemonSet?: string): RemoteScriptArgs & { readonly script: string; readonly deleteArgs: readonly string[] } {
+    const flip = configMapFlipScript({
+        configMap,
+        ...(rollDaemonSet ? { rollDaemonSet } : {}),
+        to: vipServerUrl(topology.cluster),
+        from: directServerUrl(topology.existingMaster, topology.cluster),
+        timeoutSeconds: topology.clusterOps.cutover.nodeReadyTimeoutSeconds,
+    });
+    return { ...flip, deleteArgs: flip.deleteArgs ?? [] };
+}
+
 /** A node's kubelet.conf to the VIP, the kubelet restarted: flip on create, restore on delete. */
 export function kubeletFlipScript(a: { file: string; to: string; froms: readonly string[]; timeoutSeconds: number }): RemoteScriptArgs & { script: string } {
     const common = ["--file", a.file, "--restart-kubelet", "--wait-readyz", "--timeout", String(a.timeoutSeconds)];
@@ -53,13 +68,7 @@ export class ConfigMapCutover extends pulumi.ComponentResource {
         this.flip = remoteScript(
             `${name}-flip`,
             existingMasterTarget(topology, args.sshPrivateKey),
-            configMapFlipScript({
-                configMap: args.configMap,
-                ...(args.rollDaemonSet ? { rollDaemonSet: args.rollDaemonSet } : {}),
-                to: vipServerUrl(topology.cluster),
-                from: directServerUrl(topology.existingMaster, topology.cluster),
-                timeoutSeconds: topology.clusterOps.cutover.nodeReadyTimeoutSeconds,
-            }),
+            configMapCutoverScript(topology, args.configMap, args.rollDaemonSet),
             childOf(this, opts),
         );
         this.registerOutputs({});

@@ -57,12 +57,13 @@ export function shellQuote(value: string): string {
  */
 export function withSecretEnv(env: Record<string, pulumi.Input<string>>, script: string): pulumi.Output<string> {
     const names = Object.keys(env);
+    return pulumi.secret(pulumi.all(names.map((n) => env[n])).apply((values) => secretEnvScript(Object.fromEntries(names.map((n, i) => [n, values[i]])), script)));
+}
+
+/** The text withSecretEnv sends, for known values: `export NAME='value'` lines, then the script. */
+export function secretEnvScript(values: Readonly<Record<string, string>>, script: string): string {
+    const names = Object.keys(values);
     for (const name of names) if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`bad variable name ${name}`);
-    return pulumi.secret(
-        pulumi.all(names.map((n) => env[n])).apply((values) => {
-            const lines = names.map((n, i) => `export ${n}=${shellQuote(values[i])}`).join("\n");
-            const body = withoutShebang(script);
-            return `#!/usr/bin/env bash\n${lines}\n${body}`;
-        }),
-    );
+    const lines = names.map((n) => `export ${n}=${shellQuote(values[n])}`).join("\n");
+    return `#!/usr/bin/env bash\n${lines}\n${withoutShebang(script)}`;
 }

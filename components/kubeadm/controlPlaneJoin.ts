@@ -78,6 +78,12 @@ export function joinMaterialCommand(a: { sshUser: string; ttl: string; node: str
     };
 }
 
+/** The join material step for a master of a topology: the component's and the control-plane tests'. */
+export function joinMaterialStep(topology: Topology, master: Topology["newMasters"][number]): ShippedCommand & { readonly delete: string; readonly script: string } {
+    const step = joinMaterialCommand({ sshUser: topology.ssh.user, ttl: topology.kubeadm.joinTokenTtl, node: master.name });
+    return { ...step, delete: step.delete ?? "", script: step.stdin };
+}
+
 /** join: on the new node, through the VIP; the material comes in front of stdin (withSecretEnv). */
 export function joinCommand(a: { sshUser: string; endpoint: string; advertiseAddress: string; node: string; taint: string; timeoutSeconds: number }): ShippedCommand {
     return {
@@ -209,7 +215,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             KUBEADM_CERTIFICATE_KEY: pulumi.secret(certificateKey.hex),
         };
 
-        const material = joinMaterialCommand({ sshUser, ttl: kubeadm.joinTokenTtl, node: master.name });
+        const material = joinMaterialStep(topology, master);
         this.material = new command.remote.Command(
             `${name}-join-material`,
             {

@@ -31,6 +31,25 @@ export function preflightCommand(a: {
     };
 }
 
+/**
+ * Phase 0's apply step for a topology: what the component registers, and what the control-plane
+ * tests run against a real apiserver (tests/controlPlane/retrofit.cp.ts).
+ */
+export function retrofitApplyStep(topology: Topology): ShippedCommand & { readonly delete: string } {
+    const { cluster, kubeadm, existingMaster: master } = topology;
+    const step = retrofitCommand({
+        sshUser: topology.ssh.user,
+        node: master.name,
+        advertiseAddress: master.ip,
+        backupDir: kubeadm.backupDir,
+        readyzTimeoutSeconds: kubeadm.readyzTimeoutSeconds,
+        endpoint: controlPlaneEndpoint(cluster),
+        sans: apiserverCertSans(cluster),
+        verifyNamespaces: kubeadm.verifyNamespaces,
+    });
+    return { ...step, delete: step.delete ?? "" };
+}
+
 /** The retrofit itself on the existing master: apply on create, restore on delete. */
 export function retrofitCommand(a: {
     sshUser: string;
@@ -126,16 +145,7 @@ export class Retrofit extends pulumi.ComponentResource {
             `${name}-apply`,
             {
                 connection: onMaster,
-                ...retrofitCommand({
-                    sshUser: topology.ssh.user,
-                    node: master.name,
-                    advertiseAddress: master.ip,
-                    backupDir: kubeadm.backupDir,
-                    readyzTimeoutSeconds: kubeadm.readyzTimeoutSeconds,
-                    endpoint: controlPlaneEndpoint(cluster),
-                    sans: apiserverCertSans(cluster),
-                    verifyNamespaces: kubeadm.verifyNamespaces,
-                }),
+                ...retrofitApplyStep(topology),
                 // Done once; a new endpoint or SAN list is a replace (restore, then apply again,
                 // delete first: the other order would restore over the new apply).
                 ...noRerunOnUpdate("retrofit apply"),

@@ -200,7 +200,8 @@ main() {
         local record_key="${ns}.${name}" legacy
         record=$(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{index .data \"$record_key\"}}" 2>/dev/null || true)
         [[ $record == "<no value>" ]] && record=""
-        legacy=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{index .metadata.annotations \"$RECORD_ANNOTATION\"}}" 2>/dev/null || true)
+        # `with`: an object without any annotation has none to index (kubectl fails on nil).
+        legacy=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{with .metadata.annotations}}{{index . \"$RECORD_ANNOTATION\"}}{{end}}" 2>/dev/null || true)
         [[ $legacy == "<no value>" ]] && legacy=""
         [[ -n $record ]] || record=$legacy
         plan_move "configmap $configmap" "$current" "$record"

@@ -19,7 +19,8 @@
 #   2. Patches the live ClusterConfiguration (kube-system/kubeadm-config): controlPlaneEndpoint,
 #      certSANs added to the existing ones, every other field and the apiVersion (v1beta3 or
 #      v1beta4) kept; validated, then uploaded through kubeadm (`init phase upload-config
-#      kubeadm`), so a later `kubeadm upgrade` keeps it.
+#      kubeadm`), so a later `kubeadm upgrade` keeps it. kubeadm stores what it uploads in its
+#      own API version: kubeadm 1.34 turns a v1beta3 document into v1beta4.
 #   3. If the certificate lacks a SAN: backs the pair up (DIR/runs/<time>), regenerates it with
 #      `kubeadm init phase certs apiserver`, checks with openssl that the new SANs are there and
 #      every old one is kept, restarts the kube-apiserver static pod and waits for /readyz.

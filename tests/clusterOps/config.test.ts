@@ -86,6 +86,9 @@ describe("cluster-wide config keys (topology/clusterOps.ts)", () => {
         ["a consumer without location", (r) => delete r.cutover.externalConsumers[0].location, "cutover.externalConsumers[0].location", /non-empty/],
         ["a zero node timeout", (r) => (r.cutover.nodeReadyTimeoutSeconds = 0), "cutover.nodeReadyTimeoutSeconds", /from 30/],
         ["a four-field schedule", (r) => (r.etcdMaintenance.backup.schedule = "0 */6 * *"), "etcdMaintenance.backup.schedule", /five-field cron/],
+        // The apiserver refuses such a CronJob at preview (tests/controlPlane/engine.cp.ts); the config says so first.
+        ["a time zone that is none", (r) => (r.etcdMaintenance.timeZone = "Mars/Olympus_Mons"), "etcdMaintenance.timeZone", /IANA time zone/],
+        ["the Local time zone", (r) => (r.etcdMaintenance.timeZone = "Local"), "etcdMaintenance.timeZone", /IANA time zone/],
         ["no retention", (r) => (r.etcdMaintenance.backup.retainCount = 0), "etcdMaintenance.backup.retainCount", /from 1/],
         ["both backup volumes", (r) => (r.etcdMaintenance.backup.nfs = { server: "nas", path: "/x" }), "etcdMaintenance.backup", /exactly one of hostPath/],
         ["an untagged image", (r) => (r.etcdMaintenance.defragImage = "ghcr.io/ahrtr/etcd-defrag"), "etcdMaintenance.defragImage", /tag or digest/],
@@ -100,6 +103,12 @@ describe("cluster-wide config keys (topology/clusterOps.ts)", () => {
             assert.match(issue.rule, rule);
         });
     }
+
+    it("accepts an IANA time zone for the etcd CronJobs", () => {
+        const raw = lab("7");
+        raw.etcdMaintenance.timeZone = "Europe/London";
+        assert.equal(load(raw).clusterOps.etcdMaintenance.timeZone, "Europe/London");
+    });
 
     it("checks the audit policy's content, not just that the file exists", () => {
         assert.equal(checkAuditPolicy("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: Metadata\n"), undefined);

@@ -1,0 +1,20 @@
+/**
+ * The Kubernetes side of phases 4.5, 5 and 7 as the stack registers it (the same components,
+ * names and phase order), for the control-plane tests to run through the real engine and the
+ * real kubernetes provider; the config is the stack's, read the way the program reads it.
+ * The rest of the stack needs the command, random and proxmoxve providers, which cannot be
+ * built here.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { EtcdMaintenance } from "../../../components/clusterOps/etcdMaintenance";
+import { KuredGate } from "../../../components/clusterOps/kuredGate";
+import { UpgradeChain } from "../../../components/clusterOps/upgradeChain";
+import { rawProjectConfig } from "../../../components/stackConfig";
+import { loadTopology } from "../../../topology";
+
+const project = pulumi.getProject();
+const topology = loadTopology(rawProjectConfig(project), { project, stack: pulumi.getStack() });
+// Each phase waits for the one before it, as the Phase components chain them in the stack.
+const etcdMaintenance = new EtcdMaintenance("etcd-maintenance", { topology });
+const kuredGate = new KuredGate("kured-gate", { topology }, { dependsOn: [etcdMaintenance] });
+new UpgradeChain("upgrade-chain", { topology }, { dependsOn: [kuredGate] });
