@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import type { ShippedCommand } from "../../components/shipped";
+import { atRunEnd } from "../leakCheck";
 
 export interface ShippedRun {
     readonly status: number | null;
@@ -30,7 +31,11 @@ function sudoStandIn(): string {
         writeFileSync(path.join(sudoDir, "sudo"), SUDO);
         chmodSync(path.join(sudoDir, "sudo"), 0o755);
         const dir = sudoDir;
-        process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+        // Kept for the whole run on purpose; released before the leak check looks.
+        atRunEnd(() => {
+            rmSync(dir, { recursive: true, force: true });
+            sudoDir = undefined;
+        });
     }
     return sudoDir;
 }
