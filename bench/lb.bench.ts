@@ -36,6 +36,7 @@ import { SCRIPTS_DIR } from "../components/scriptFile";
 import { FakeApiserver, selfSignedCert, TlsPair } from "../tests/fixtures/loadBalancer/fakeApiserver";
 import { HaproxyProcess, sleep, testGlobal } from "../tests/fixtures/loadBalancer/haproxyProcess";
 import { withFreshPorts } from "../tests/helpers/daemons";
+import { kubeadmDocsConfig } from "../tests/fixtures/loadBalancer/kubeadmDocs";
 import { failures, Load } from "../tests/fixtures/loadBalancer/load";
 
 const EJECTION_REPS = 3;
@@ -67,41 +68,6 @@ const ours: Variant = {
         await exec("bash", ["-s", "--", "add-server", "--name", server.name, ...common], stdin);
     },
 };
-
-/** kubeadm docs/ha-considerations.md, minus its log lines (no effect here). */
-function kubeadmDocsConfig(dir: string, port: number, servers: readonly PoolServer[], asWritten: boolean): string {
-    return [
-        testGlobal(dir),
-        "defaults",
-        "    mode                    http",
-        "    option http-server-close",
-        "    option forwardfor       except 127.0.0.0/8",
-        "    option                  redispatch",
-        "    retries                 1",
-        "    timeout http-request    10s",
-        "    timeout queue           20s",
-        "    timeout connect         5s",
-        "    timeout client          20s",
-        "    timeout server          20s",
-        "    timeout http-keep-alive 10s",
-        "    timeout check           10s",
-        "",
-        "frontend apiserver",
-        `    bind 127.0.0.1:${port}`,
-        "    mode tcp",
-        "    default_backend apiserverbackend",
-        "",
-        "backend apiserverbackend",
-        "    option httpchk GET /healthz",
-        "    http-check expect status 200",
-        "    mode tcp",
-        ...(asWritten ? ["    option ssl-hello-chk"] : []),
-        "    balance     roundrobin",
-        // As written: `check` (then an SSL hello, since ssl-hello-chk won). Effective: the HTTP check over TLS.
-        ...servers.map((s) => `        server ${s.name} ${s.address}:${s.port} check${asWritten ? "" : " check-ssl verify none"}`),
-        "",
-    ].join("\n");
-}
 
 const kubeadmDocs: Variant = {
     label: "kubeadm docs",

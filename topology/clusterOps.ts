@@ -55,10 +55,23 @@ export interface EtcdTuning {
     readonly snapshotCount?: number;
 }
 
+/**
+ * How an apiserver leaves the pool when its static pod is swapped (kubeadm upgrade, phase 1.5,
+ * a certificate change): on SIGTERM it fails /readyz at once but keeps serving for
+ * `delaySeconds`, so the load balancer ejects it before its listener closes; then it drains,
+ * and with `sendRetryAfter` answers what still reaches it with 429 and Retry-After (clients
+ * retry elsewhere) instead of a closed connection. bench/apiserver.bench.ts measures both.
+ */
+export interface ApiserverShutdownFlags {
+    readonly delaySeconds: number;
+    readonly sendRetryAfter: boolean;
+}
+
 export interface ControlPlaneFlagsConfig {
     readonly oidc?: OidcFlags;
     readonly audit?: AuditFlags;
     readonly etcd?: EtcdTuning;
+    readonly apiserverShutdown?: ApiserverShutdownFlags;
     /** Seconds each master may take to come back healthy after its manifests are regenerated. */
     readonly healthTimeoutSeconds: number;
 }
@@ -284,15 +297,46 @@ function readEtcdTuning(r: Reader, value: unknown): EtcdTuning | undefined {
     };
 }
 
+/**
+ * The longest shutdown delay: the kubelet kills a static pod 30 s after SIGTERM (kubeadm's
+ * manifests keep the default grace period), and the apiserver still needs time to drain.
+ */
+export const MAX_SHUTDOWN_DELAY_SECONDS = 20;
+
+function readApiserverShutdown(r: Reader, value: unknown): ApiserverShutdownFlags | undefined {
+    const o = optionalObject(r, value, "controlPlaneFlags.apiserverShutdown");
+    if (!o) return undefined;
+    const key = "controlPlaneFlags.apiserverShutdown.delaySeconds";
+    const delaySeconds = r.integer(o, "delaySeconds", key, 1, 3600, 5);
+    if (delaySeconds > MAX_SHUTDOWN_DELAY_SECONDS) {
+        r.fail(key, delaySeconds, `must be at most ${MAX_SHUTDOWN_DELAY_SECONDS}: the kubelet kills a static pod 30 s after SIGTERM, and the apiserver still has to drain after the delay`);
+    }
+    return {
+        delaySeconds,
+        sendRetryAfter: r.boolean(o, "sendRetryAfter", "controlPlaneFlags.apiserverShutdown.sendRetryAfter", true),
+    };
+}
+
+/**
+ * The rule between phase 1's checks and phase 1.5's shutdown delay: an apiserver must still
+ * serve until the load balancer has certainly ejected it (its ejection bound plus one check
+ * timeout, in whole seconds, plus one second), or new connections meet a closed listener.
+ */
+export function minShutdownDelaySeconds(ejectionBoundMs: number, checkTimeoutMs: number): number {
+    return Math.ceil((ejectionBoundMs + checkTimeoutMs) / 1000) + 1;
+}
+
 function readControlPlaneFlags(r: Reader, value: unknown): ControlPlaneFlagsConfig {
     const c = optionalObject(r, value, "controlPlaneFlags") ?? {};
     const oidc = readOidc(r, c.oidc);
     const audit = readAudit(r, c.audit);
     const etcd = readEtcdTuning(r, c.etcd);
+    const apiserverShutdown = readApiserverShutdown(r, c.apiserverShutdown);
     return {
         ...(oidc ? { oidc } : {}),
         ...(audit ? { audit } : {}),
         ...(etcd ? { etcd } : {}),
+        ...(apiserverShutdown ? { apiserverShutdown } : {}),
         healthTimeoutSeconds: r.integer(c, "healthTimeoutSeconds", "controlPlaneFlags.healthTimeoutSeconds", 30, 3600, 300),
     };
 }
@@ -415,7 +459,7 @@ export interface DeclaredFlags {
 export function declaredFlags(flags: ControlPlaneFlagsConfig): DeclaredFlags {
     const apiServer: Record<string, string> = {};
     const volumes: HostPathMount[] = [];
-    const { oidc, audit, etcd } = flags;
+    const { oidc, audit, etcd, apiserverShutdown } = flags;
     if (oidc) {
         apiServer["oidc-issuer-url"] = oidc.issuerUrl;
         apiServer["oidc-client-id"] = oidc.clientId;
@@ -434,6 +478,10 @@ export function declaredFlags(flags: ControlPlaneFlagsConfig): DeclaredFlags {
             { name: audit.policyVolumeName, hostPath: audit.policyPath, mountPath: audit.policyPath, readOnly: true, pathType: "File" },
             { name: audit.logVolumeName, hostPath: audit.logDir, mountPath: audit.logDir, readOnly: false, pathType: "DirectoryOrCreate" },
         );
+    }
+    if (apiserverShutdown) {
+        apiServer["shutdown-delay-duration"] = `${apiserverShutdown.delaySeconds}s`;
+        if (apiserverShutdown.sendRetryAfter) apiServer["shutdown-send-retry-after"] = "true";
     }
     const etcdArgs: Record<string, string> = {};
     if (etcd?.autoCompactionRetention !== undefined) etcdArgs["auto-compaction-retention"] = etcd.autoCompactionRetention;

@@ -3,12 +3,12 @@
  * offline plan both call `loadTopology`; a bad value is reported with its key, its value and the
  * rule before any resource is registered.
  */
-import { ClusterOpsConfig, readClusterOps } from "./clusterOps";
+import { ClusterOpsConfig, minShutdownDelaySeconds, readClusterOps } from "./clusterOps";
 import { ConfigError, ConfigIssue } from "./errors";
 import { IpamConfig, readIpam } from "./ipam";
 import { inRange, inSubnet, IPv4Range, isIPv4, isNetworkOrBroadcast, parseCidr, parseRange, vipConflicts } from "./ip";
 import { KUBEADM_CONFIG_API_VERSIONS, kubeadmConfigApiVersion, parseKubeadmDuration } from "./kubeadm";
-import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, DEFAULT_PFSENSE_HOST_ALIAS, HealthCheckTimings, PFSENSE_ALIAS_NAME } from "./loadBalancer";
+import { checkHealthCheckTimings, DEFAULT_HEALTH_CHECK_TIMINGS, DEFAULT_PFSENSE_HOST_ALIAS, ejectionBoundMs, HealthCheckTimings, PFSENSE_ALIAS_NAME } from "./loadBalancer";
 import { isPhaseId, PhaseId, PHASE_IDS } from "./phases";
 import { checkFinalControlPlane } from "./quorum";
 
@@ -293,6 +293,15 @@ export function loadTopology(raw: RawConfig, options: LoadOptions): Topology {
     const kubeadm = readKubeadm(r, raw.kubeadm, semver ? kubernetesVersion : undefined);
     const clusterOps = readClusterOps(r, raw, isPhaseId(targetPhase) ? targetPhase : undefined);
     const ipam = readIpam(r, raw.ipam);
+    const shutdown = clusterOps.controlPlaneFlags.apiserverShutdown;
+    const check = loadBalancer.healthCheck;
+    if (shutdown && !Object.values(check).some(Number.isNaN)) {
+        const needed = minShutdownDelaySeconds(ejectionBoundMs(check), check.timeoutMs);
+        if (shutdown.delaySeconds < needed) {
+            r.fail("controlPlaneFlags.apiserverShutdown.delaySeconds", shutdown.delaySeconds,
+                `must be at least ${needed}: loadBalancer.healthCheck ejects an unready apiserver within ${ejectionBoundMs(check)} ms (plus a ${check.timeoutMs} ms check timeout), and until then it must keep serving`);
+        }
+    }
 
     checkMasters(r, masters, proxmox);
     checkAddresses(r, cluster, masters, workers);

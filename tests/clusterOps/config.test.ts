@@ -10,6 +10,7 @@ import {
     declaredFlags,
     flagExpectations,
     loadTopology,
+    minShutdownDelaySeconds,
     PROJECT_ROOT,
 } from "../../topology";
 import { labConfig } from "../helpers/program";
@@ -66,6 +67,31 @@ describe("cluster-wide config keys (topology/clusterOps.ts)", () => {
         assert.match(err.message, /etcdMaintenance\.backup = \{\}: must set exactly one of hostPath/);
     });
 
+    it("the lab's graceful apiserver shutdown: --shutdown-delay-duration and --shutdown-send-retry-after, declared like every phase 1.5 flag", () => {
+        const d = declaredFlags(load(lab()).clusterOps.controlPlaneFlags);
+        assert.equal(d.apiServer["shutdown-delay-duration"], "5s");
+        assert.equal(d.apiServer["shutdown-send-retry-after"], "true");
+        assert.ok(flagExpectations(d).includes("shutdown-delay-duration=5s"));
+        const raw = lab();
+        raw.controlPlaneFlags.apiserverShutdown = { delaySeconds: 8, sendRetryAfter: false };
+        const quiet = declaredFlags(load(raw).clusterOps.controlPlaneFlags);
+        assert.equal(quiet.apiServer["shutdown-delay-duration"], "8s");
+        assert.equal(quiet.apiServer["shutdown-send-retry-after"], undefined);
+    });
+
+    it("the shutdown delay must outlast the load balancer's ejection: phase 1's timings decide the minimum", () => {
+        // Default checks eject within 1000 + 2 x 250 ms, plus a 1000 ms check timeout: at least 4 s.
+        assert.equal(minShutdownDelaySeconds(1500, 1000), 4);
+        const err = rejection((r) => (r.controlPlaneFlags.apiserverShutdown = { delaySeconds: 3 }));
+        assert.match(err.message, /controlPlaneFlags\.apiserverShutdown\.delaySeconds = 3: must be at least 4: loadBalancer\.healthCheck ejects an unready apiserver within 1500 ms/);
+        // Slower checks need a longer delay.
+        const slow = rejection((r) => {
+            r.loadBalancer.healthCheck = { intervalMs: 2000, fastIntervalMs: 2000, fall: 3, timeoutMs: 2000 };
+            r.controlPlaneFlags.apiserverShutdown = { delaySeconds: 5 };
+        });
+        assert.match(slow.message, /must be at least 9/);
+    });
+
     it("requires the kubeconfig secret only from phase 4.5, naming the key", () => {
         const drop = (raw: Raw) => delete raw.kubernetesAccess.kubeconfig;
         const err = rejection(drop, "4.5");
@@ -89,6 +115,7 @@ describe("cluster-wide config keys (topology/clusterOps.ts)", () => {
         // The apiserver refuses such a CronJob at preview (tests/controlPlane/engine.cp.ts); the config says so first.
         ["a time zone that is none", (r) => (r.etcdMaintenance.timeZone = "Mars/Olympus_Mons"), "etcdMaintenance.timeZone", /IANA time zone/],
         ["the Local time zone", (r) => (r.etcdMaintenance.timeZone = "Local"), "etcdMaintenance.timeZone", /IANA time zone/],
+        ["a shutdown delay past the kubelet's grace period", (r) => (r.controlPlaneFlags.apiserverShutdown.delaySeconds = 25), "controlPlaneFlags.apiserverShutdown.delaySeconds", /at most 20: the kubelet kills a static pod 30 s after SIGTERM/],
         ["no retention", (r) => (r.etcdMaintenance.backup.retainCount = 0), "etcdMaintenance.backup.retainCount", /from 1/],
         ["both backup volumes", (r) => (r.etcdMaintenance.backup.nfs = { server: "nas", path: "/x" }), "etcdMaintenance.backup", /exactly one of hostPath/],
         ["an untagged image", (r) => (r.etcdMaintenance.defragImage = "ghcr.io/ahrtr/etcd-defrag"), "etcdMaintenance.defragImage", /tag or digest/],
