@@ -131,6 +131,9 @@ describe("policy apiserver-health-check", () => {
             assert.deepEqual(await violationsOf(apiserverHealthCheck, plain.resources), []);
             const slow = await recordLab("1", (raw) => {
                 raw.loadBalancer = { ...(raw.loadBalancer as object), healthCheck: { intervalMs: 2000, fastIntervalMs: 2000, downIntervalMs: 2000, timeoutMs: 10000 } };
+                // Slower ejection needs a longer apiserver shutdown delay, or the config refuses it first.
+                const flags = raw.controlPlaneFlags as Record<string, unknown>;
+                raw.controlPlaneFlags = { ...flags, apiserverShutdown: { ...(flags.apiserverShutdown as object), delaySeconds: 17 } };
             });
             const [v, ...rest] = await violationsOf(apiserverHealthCheck, slow.resources);
             assert.equal(rest.length, 0);
