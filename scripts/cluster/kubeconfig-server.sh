@@ -198,7 +198,7 @@ main() {
             return
         fi
         local record_key="${ns}.${name}" legacy
-        record=$(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{index .data \"$record_key\"}}" 2>/dev/null || true)
+        record=$(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{with .data}}{{index . \"$record_key\"}}{{end}}" 2>/dev/null || true)
         [[ $record == "<no value>" ]] && record=""
         # `with`: an object without any annotation has none to index (kubectl fails on nil).
         legacy=$(kubectl_ -n "$ns" get configmap "$name" -o "go-template={{with .metadata.annotations}}{{index . \"$RECORD_ANNOTATION\"}}{{end}}" 2>/dev/null || true)
@@ -222,7 +222,7 @@ main() {
             if [[ -n $legacy ]]; then
                 kubectl_ -n "$ns" annotate configmap "$name" "$RECORD_ANNOTATION-" >/dev/null || die "cannot drop the cut-over record on configmap $configmap"
             fi
-            if [[ -n $(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{index .data \"$record_key\"}}" 2>/dev/null | grep -v '^<no value>$' || true) ]]; then
+            if [[ -n $(kubectl_ -n "$RECORDS_NAMESPACE" get configmap "$RECORDS_CONFIGMAP" -o "go-template={{with .data}}{{index . \"$record_key\"}}{{end}}" 2>/dev/null | grep -v '^<no value>$' || true) ]]; then
                 kubectl_ -n "$RECORDS_NAMESPACE" patch configmap "$RECORDS_CONFIGMAP" --type json -p "[{\"op\":\"remove\",\"path\":\"/data/$record_key\"}]" >/dev/null ||
                     die "cannot drop the cut-over record of $configmap from configmap $RECORDS_NAMESPACE/$RECORDS_CONFIGMAP"
             fi

@@ -155,7 +155,10 @@ describe("join material and ConfigMap cut-overs for real: the shipped scripts wi
             assert.equal(r.code, 0, r.stderr);
             const { server, cm } = await serverIn("kube-public", "cluster-info", "kubeconfig");
             assert.equal(server, VIP_URL);
-            assert.equal(cm.metadata.annotations["ha-control-plane/pre-cutover"], `https://198.51.100.11:6443 ${VIP_URL}`);
+            // The record lives where kubeadm upgrade does not touch it (kube-system/ha-control-plane-cutover).
+            assert.equal(cm.metadata.annotations?.["ha-control-plane/pre-cutover"], undefined);
+            const records = await cp!.kubectlJson(["-n", "kube-system", "get", "configmap", "ha-control-plane-cutover"]);
+            assert.equal(records.data["kube-public.cluster-info"], `https://198.51.100.11:6443 ${VIP_URL}`);
             // (Its jws-kubeconfig-<token> signatures come from kube-controller-manager's bootstrap signer, which re-signs on change; none runs here.)
             assert.match(r.stdout, /configmap kube-public\/cluster-info: server https:\/\/198\.51\.100\.11:6443 -> https:\/\/198\.51\.100\.99:6443/);
         });
@@ -174,6 +177,8 @@ describe("join material and ConfigMap cut-overs for real: the shipped scripts wi
             const { server, cm } = await serverIn("kube-public", "cluster-info", "kubeconfig");
             assert.equal(server, "https://198.51.100.11:6443");
             assert.equal(cm.metadata.annotations?.["ha-control-plane/pre-cutover"], undefined);
+            const records = await cp!.kubectlJson(["-n", "kube-system", "get", "configmap", "ha-control-plane-cutover"]);
+            assert.equal(records.data?.["kube-public.cluster-info"], undefined);
             r = await step.destroy();
             assert.equal(r.code, 0, r.stderr);
             assert.match(r.stdout, /no cut-over record, nothing to restore/);
