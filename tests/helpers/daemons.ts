@@ -186,6 +186,11 @@ export class DaemonGroup {
         return daemon;
     }
 
+    /** How many of its daemons have been started and not stopped. */
+    get size(): number {
+        return this.daemons.size;
+    }
+
     async stop(daemons: readonly Daemon[], signal?: NodeJS.Signals): Promise<void> {
         await Promise.all(daemons.map((d) => d.stop(signal)));
         for (const d of daemons) this.daemons.delete(d);
