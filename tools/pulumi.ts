@@ -15,9 +15,6 @@ import { engineEnv, languageHost, pulumiCli, repoRoot } from "../toolchain";
 /** Commands that run the program, so need a language host. */
 const RUNS_PROGRAM = new Set(["preview", "pre", "up", "update", "destroy", "refresh"]);
 
-/** The test passphrase for stacks on the local backend; a real stack sets its own. */
-export const TEST_PASSPHRASE = "ha-control-plane-test-stack";
-
 export interface InProcessHost {
     readonly address: string;
     stop(hadError: boolean): void;
@@ -108,7 +105,8 @@ export async function runPulumi(args: readonly string[], opts: RunOptions = {}):
     if (!cli) throw new Error("the Pulumi CLI is not built yet: run `npm run toolchain` first");
     const cwd = opts.cwd ?? repoRoot;
     const env = opts.env ?? engineEnv();
-    if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE) env.PULUMI_CONFIG_PASSPHRASE = TEST_PASSPHRASE;
+    // No default passphrase: one written here would encrypt a real stack's secrets (SSH keys,
+    // kubeadm tokens) with a string anyone can read. Unset, the CLI asks, or fails when it cannot.
     // A local backend's folder must exist before the CLI opens it.
     if (env.PULUMI_BACKEND_URL?.startsWith("file://")) mkdirSync(env.PULUMI_BACKEND_URL.slice("file://".length), { recursive: true });
     let finalArgs = [...args];
@@ -158,9 +156,6 @@ if (require.main === module) {
     const cli = pulumiCli();
     if (cli && RUNS_PROGRAM.has(args[0] ?? "") && !languageHost(cli)) {
         process.stderr.write("pulumi: no pulumi-language-nodejs here; the program runs in-process (--client) and the pack through its run-pack launcher\n");
-    }
-    if (!process.env.PULUMI_CONFIG_PASSPHRASE && !process.env.PULUMI_CONFIG_PASSPHRASE_FILE) {
-        process.stderr.write("pulumi: PULUMI_CONFIG_PASSPHRASE is not set: using the test-stack passphrase (set your own for a real stack)\n");
     }
     runPulumi(args, { cwd: process.cwd(), stdio: "inherit" }).then(
         (r) => process.exit(r.code),
