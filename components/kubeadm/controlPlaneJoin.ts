@@ -112,7 +112,8 @@ const SECRET_OUTPUTS: pulumi.CustomResourceOptions = { additionalSecretOutputs: 
 
 /**
  * One new master into the control plane (seed plan 2.2 to 2.7, 3.2 to 3.7), after its VM and
- * strictly after the previous master's gate (stack.ts passes both in dependsOn). Steps, in order:
+ * strictly after the previous master's gate (components/phases/p2-p3-new-masters.ts passes both
+ * in dependsOn). Steps, in order:
  *   ready            on the new node: cloud-init done, kubeadm/kubelet = kubernetesVersion,
  *                    containerd >= kubeadm.minContainerdVersion;
  *   node-reset       on the Proxmox node; create only reports on the VM's guest agent. Its

@@ -89,7 +89,8 @@ export interface RetrofitArgs {
  *                     apiserver certificate regenerated and verified, the apiserver restarted,
  *                     /readyz waited for with an automatic restore; destroying restores the
  *                     original certificate, endpoint and SANs.
- * Joins depend on this component (see stack.ts), so no master joins an endpoint that is not there.
+ * Joins depend on this component (see components/phases/p2-p3-new-masters.ts), so no master
+ * joins an endpoint that is not there.
  */
 export class Retrofit extends pulumi.ComponentResource {
     readonly preflight: command.remote.Command;
