@@ -72,6 +72,12 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "tests/loadBalancer/program.test.ts",
         "tests/loadBalancer/pfsense.test.ts",
         "tests/controlPlane/joinAndCutover.cp.ts",
+        "tests/policies/ramHeadroom.spec.test.ts",
+        "tests/policies/sizing.spec.test.ts",
+        "tests/policies/spread.spec.test.ts",
+        "tests/policies/etcdQuorum.spec.test.ts",
+        "tests/policies/kubeadm.spec.test.ts",
+        "tests/policies/phaseOrder.spec.test.ts",
     ],
 };
 
@@ -106,6 +112,8 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/loadBalancer/scripts.test.ts",
             "tests/dns/nsupdate.test.ts",
             "tests/ipam/phpipam.test.ts",
+            "tests/policies/loadBalancer.spec.test.ts",
+            "tests/policies/network.spec.test.ts",
         ],
     },
     {
@@ -139,7 +147,13 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p4-5-etcd-maintenance.ts",
         components: ["components/clusterOps/etcdMaintenance.ts"],
         scripts: ["cluster/etcd-backup-store.sh"],
-        tests: ["tests/clusterOps/program.test.ts", "tests/clusterOps/manifests.test.ts", "tests/clusterOps/gatesAndStore.test.ts", "tests/controlPlane/engine.cp.ts"],
+        tests: [
+            "tests/clusterOps/program.test.ts",
+            "tests/clusterOps/manifests.test.ts",
+            "tests/clusterOps/gatesAndStore.test.ts",
+            "tests/policies/clusterOps.spec.test.ts",
+            "tests/controlPlane/engine.cp.ts",
+        ],
     },
     {
         id: "5",
@@ -147,7 +161,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p5-kured-gate.ts",
         components: ["components/clusterOps/kuredGate.ts", "components/clusterOps/gateAccess.ts"],
         scripts: ["cluster/kured-sentinel-gate.sh", "cluster/quorum-gate.sh"],
-        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/controlPlaneGate.test.ts", "tests/controlPlane/engine.cp.ts"],
+        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/controlPlaneGate.test.ts", "tests/policies/clusterOps.spec.test.ts", "tests/controlPlane/engine.cp.ts"],
     },
     {
         id: "6",
@@ -196,6 +210,9 @@ export const SHARED = {
     scripts: ["kubeadm/lib.sh", "etcd/lib.sh"],
     tests: [
         "tests/plan/behaviourPin.test.ts",
+        "tests/layout.test.ts",
+        "tests/policies/secrets.spec.test.ts",
+        "tests/policies/protection.spec.test.ts",
         "tests/commandLifecycle.test.ts",
         "tests/scripts/shellcheck.test.ts",
         "tests/scripts/shippedPath.test.ts",
