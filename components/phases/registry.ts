@@ -70,7 +70,7 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "tests/scripts/capacityCheck.test.ts",
         "tests/topology/cloudinit.test.ts",
         "tests/loadBalancer/program.test.ts",
-        "tests/loadBalancer/pfsense.test.ts",
+        "tests/loadBalancer/haproxyReconcile.test.ts",
         "tests/controlPlane/joinAndCutover.cp.ts",
         "tests/policies/ramHeadroom.spec.test.ts",
         "tests/policies/sizing.spec.test.ts",
@@ -106,12 +106,12 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         tests: [
             "tests/loadBalancer/program.test.ts",
             "tests/loadBalancer/model.test.ts",
-            "tests/loadBalancer/pfsense.test.ts",
-            "tests/loadBalancer/pfsenseAlias.test.ts",
+            "tests/loadBalancer/haproxyReconcile.test.ts",
+            "tests/loadBalancer/haproxyReconcileAlias.test.ts",
             "tests/loadBalancer/failover.test.ts",
             "tests/loadBalancer/scripts.test.ts",
-            "tests/dns/nsupdate.test.ts",
-            "tests/ipam/phpipam.test.ts",
+            "tests/dns/vipRecord.test.ts",
+            "tests/ipam/phpipamAddress.test.ts",
             "tests/policies/loadBalancer.spec.test.ts",
             "tests/policies/network.spec.test.ts",
         ],
@@ -139,7 +139,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p4-cutover.ts",
         components: ["components/clusterOps/cutover.ts"],
         scripts: ["cluster/kubeconfig-server.sh", "cluster/node-ready-wait.sh"],
-        tests: ["tests/clusterOps/program.test.ts", "tests/clusterOps/kubeconfigServer.test.ts", "tests/clusterOps/gatesAndStore.test.ts", "tests/controlPlane/joinAndCutover.cp.ts"],
+        tests: ["tests/clusterOps/program.test.ts", "tests/clusterOps/kubeconfigServer.test.ts", "tests/clusterOps/lbPoolCheck.test.ts", "tests/controlPlane/joinAndCutover.cp.ts"],
     },
     {
         id: "4.5",
@@ -150,7 +150,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         tests: [
             "tests/clusterOps/program.test.ts",
             "tests/clusterOps/manifests.test.ts",
-            "tests/clusterOps/gatesAndStore.test.ts",
+            "tests/clusterOps/lbPoolCheck.test.ts",
             "tests/policies/clusterOps.spec.test.ts",
             "tests/controlPlane/engine.cp.ts",
         ],
@@ -161,7 +161,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p5-kured-gate.ts",
         components: ["components/clusterOps/kuredGate.ts", "components/clusterOps/gateAccess.ts"],
         scripts: ["cluster/kured-sentinel-gate.sh", "cluster/quorum-gate.sh"],
-        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/controlPlaneGate.test.ts", "tests/policies/clusterOps.spec.test.ts", "tests/controlPlane/engine.cp.ts"],
+        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/quorumGate.test.ts", "tests/policies/clusterOps.spec.test.ts", "tests/controlPlane/engine.cp.ts"],
     },
     {
         id: "6",
@@ -171,7 +171,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         scripts: ["cluster/verify-etcd.sh", "cluster/lb-pool-check.php", "cluster/control-plane-flags.sh", "kubeadm/patch-cluster-config.py", "cluster/kubeconfig-server.sh"],
         tests: [
             "tests/clusterOps/program.test.ts",
-            "tests/clusterOps/gatesAndStore.test.ts",
+            "tests/clusterOps/lbPoolCheck.test.ts",
             "tests/clusterOps/controlPlaneFlags.test.ts",
             "tests/clusterOps/kubeconfigServer.test.ts",
         ],
@@ -182,7 +182,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p7-upgrade-chain.ts",
         components: ["components/clusterOps/upgradeChain.ts", "components/clusterOps/gateAccess.ts"],
         scripts: ["cluster/upgrade-chain.sh", "cluster/node-upgrade.sh", "cluster/quorum-gate.sh"],
-        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/upgradeChain.test.ts", "tests/clusterOps/controlPlaneGate.test.ts", "tests/controlPlane/engine.cp.ts"],
+        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/upgradeChain.test.ts", "tests/clusterOps/quorumGate.test.ts", "tests/controlPlane/engine.cp.ts"],
     },
 ];
 
