@@ -139,7 +139,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p4-cutover.ts",
         components: ["components/clusterOps/cutover.ts"],
         scripts: ["cluster/kubeconfig-server.sh", "cluster/node-ready-wait.sh"],
-        tests: ["tests/clusterOps/program.test.ts", "tests/clusterOps/kubeconfigServer.test.ts", "tests/clusterOps/lbPoolCheck.test.ts", "tests/controlPlane/joinAndCutover.cp.ts"],
+        tests: ["tests/clusterOps/program.test.ts", "tests/clusterOps/kubeconfigServer.test.ts", "tests/clusterOps/nodeReadyWait.test.ts", "tests/controlPlane/joinAndCutover.cp.ts"],
     },
     {
         id: "4.5",
@@ -150,7 +150,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         tests: [
             "tests/clusterOps/program.test.ts",
             "tests/clusterOps/manifests.test.ts",
-            "tests/clusterOps/lbPoolCheck.test.ts",
+            "tests/clusterOps/etcdBackupStore.test.ts",
             "tests/policies/clusterOps.spec.test.ts",
             "tests/controlPlane/engine.cp.ts",
         ],
@@ -161,7 +161,13 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p5-kured-gate.ts",
         components: ["components/clusterOps/kuredGate.ts", "components/clusterOps/gateAccess.ts"],
         scripts: ["cluster/kured-sentinel-gate.sh", "cluster/quorum-gate.sh"],
-        tests: ["tests/clusterOps/manifests.test.ts", "tests/clusterOps/quorumGate.test.ts", "tests/policies/clusterOps.spec.test.ts", "tests/controlPlane/engine.cp.ts"],
+        tests: [
+            "tests/clusterOps/manifests.test.ts",
+            "tests/clusterOps/kuredSentinelGate.test.ts",
+            "tests/clusterOps/quorumGate.test.ts",
+            "tests/policies/clusterOps.spec.test.ts",
+            "tests/controlPlane/engine.cp.ts",
+        ],
     },
     {
         id: "6",
@@ -171,6 +177,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         scripts: ["cluster/verify-etcd.sh", "cluster/lb-pool-check.php", "cluster/control-plane-flags.sh", "kubeadm/patch-cluster-config.py", "cluster/kubeconfig-server.sh"],
         tests: [
             "tests/clusterOps/program.test.ts",
+            "tests/clusterOps/verifyEtcd.test.ts",
             "tests/clusterOps/lbPoolCheck.test.ts",
             "tests/clusterOps/controlPlaneFlags.test.ts",
             "tests/clusterOps/kubeconfigServer.test.ts",
