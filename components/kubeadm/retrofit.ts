@@ -6,7 +6,8 @@ import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
-import { asRoot, stepOptions } from "./options";
+import { childOf } from "../childOptions";
+import { asRoot } from "./options";
 
 /** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
 export function preflightCommand(a: {
@@ -122,7 +123,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 })),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts),
+            childOf(this, opts),
         );
 
         const snapshotArgs = `${vmidArg(master.vmId)} --name ${kubeadm.proxmoxSnapshotName}`;
@@ -139,7 +140,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 ...noRerunOnUpdate("proxmox-snapshot"),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.preflight]),
+            childOf(this, opts, [this.preflight]),
         );
 
         this.apply = new command.remote.Command(
@@ -153,7 +154,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 triggers: [controlPlaneEndpoint(cluster), ...apiserverCertSans(cluster)],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
+            childOf(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
         );
 
         // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).

@@ -21,7 +21,7 @@ export function flagParityPhase({ topology, secrets, phase }: PhaseInput): Phase
                   new AuditPolicyFile(
                       `${master.name}-audit-policy`,
                       { topology, audit, master, sshPrivateKey: secrets.sshPrivateKey, removeOnDestroy: master.existing === true },
-                      on.childOptions([...dependsOn]),
+                      on.childOptions(dependsOn),
                   ),
               ]
             : [];
