@@ -6,7 +6,8 @@ import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
-import { asRoot, stepOptions } from "./options";
+import { childOf } from "../childOptions";
+import { asRoot } from "./options";
 
 /** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
 export function preflightCommand(a: {
@@ -89,7 +90,8 @@ export interface RetrofitArgs {
  *                     apiserver certificate regenerated and verified, the apiserver restarted,
  *                     /readyz waited for with an automatic restore; destroying restores the
  *                     original certificate, endpoint and SANs.
- * Joins depend on this component (see stack.ts), so no master joins an endpoint that is not there.
+ * Joins depend on this component (see components/phases/p2-p3-new-masters.ts), so no master
+ * joins an endpoint that is not there.
  */
 export class Retrofit extends pulumi.ComponentResource {
     readonly preflight: command.remote.Command;
@@ -121,7 +123,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 })),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts),
+            childOf(this, opts),
         );
 
         const snapshotArgs = `${vmidArg(master.vmId)} --name ${kubeadm.proxmoxSnapshotName}`;
@@ -138,7 +140,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 ...noRerunOnUpdate("proxmox-snapshot"),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.preflight]),
+            childOf(this, opts, [this.preflight]),
         );
 
         this.apply = new command.remote.Command(
@@ -152,7 +154,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 triggers: [controlPlaneEndpoint(cluster), ...apiserverCertSans(cluster)],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
+            childOf(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
         );
 
         // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).

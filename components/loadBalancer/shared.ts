@@ -13,7 +13,6 @@ import {
     PoolServer,
     Topology,
 } from "../../topology";
-import { childOf } from "../childOptions";
 import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
@@ -94,17 +93,3 @@ export function lbCommand(
     );
 }
 
-/**
- * Child options that wait for what the component waits for (childOf forwards that) and also for
- * `after`, siblings created earlier inside the component.
- */
-export function childAfter(parent: pulumi.Resource, opts: pulumi.ComponentResourceOptions | undefined, after: pulumi.Resource[]): pulumi.CustomResourceOptions {
-    const base = childOf(parent, opts);
-    const inherited = base.dependsOn;
-    let list: pulumi.Input<pulumi.Resource>[];
-    if (inherited === undefined) list = [];
-    else if (Array.isArray(inherited)) list = inherited;
-    else if (pulumi.Resource.isInstance(inherited)) list = [inherited];
-    else throw new Error("load balancer components expect dependsOn as a resource or a list of resources");
-    return { ...base, dependsOn: [...list, ...after] };
-}
