@@ -2,9 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "../topology";
 import { childOf } from "./childOptions";
-import { rerunOnUpdate } from "./commandLifecycle";
-import { scriptText } from "./scriptFile";
-import { sshConnection } from "./sshConnection";
+import { RemoteStep } from "./remoteStep";
 
 export interface CapacityGateArgs {
     readonly node: ProxmoxNode;
@@ -21,32 +19,38 @@ export interface CapacityGateArgs {
  * exceeds physical - reserve. The facts ride in `triggers`, where the ram-headroom policy reads
  * them, and a change of figures re-runs the check.
  */
+/** capacity-check.sh's arguments for a node's facts and the VMs planned on it ("vmid:GiB,..."). */
+export function capacityCheckArgs(facts: NodeCapacityFacts, planned: string): string[] {
+    return [
+        "--node", facts.node,
+        "--physical-gib", String(facts.physicalGiB),
+        "--committed-gib", String(facts.committedGiB),
+        "--reserve-gib", String(facts.hostReserveGiB),
+        "--planned", planned,
+    ];
+}
+
 export class CapacityGate extends pulumi.ComponentResource {
     readonly check: command.remote.Command;
 
     constructor(name: string, args: CapacityGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.capacityGate, name, {}, opts);
         const planned = args.planned.map((vm) => `${vm.vmId}:${vm.memoryGiB}`).join(",");
-        const cmdArgs = [
-            `--node ${args.facts.node}`,
-            `--physical-gib ${args.facts.physicalGiB}`,
-            `--committed-gib ${args.facts.committedGiB}`,
-            `--reserve-gib ${args.facts.hostReserveGiB}`,
-            `--planned ${planned}`,
-        ].join(" ");
-        this.check = new command.remote.Command(
+        this.check = new RemoteStep(
             `${name}-check`,
             {
-                connection: sshConnection(args.node.address, args.sshUser, args.sshPrivateKey),
-                create: `bash -s -- ${cmdArgs}`,
+                host: { name: args.node.name, address: args.node.address },
+                user: args.sshUser,
+                privateKey: args.sshPrivateKey,
+                script: "proxmox/capacity-check.sh",
+                args: capacityCheckArgs(args.facts, planned),
+                runAs: "user",
                 // A check: an update re-runs it; new figures replace it (triggers).
-                ...rerunOnUpdate(`bash -s -- ${cmdArgs}`),
-                stdin: scriptText("proxmox/capacity-check.sh"),
                 triggers: [capacityTrigger(args.facts)],
-                logging: command.types.enums.remote.Logging.StdoutAndStderr,
+                formerParent: this,
             },
             childOf(this, opts),
-        );
+        ).command;
         this.registerOutputs({ result: this.check.stdout });
     }
 }

@@ -46,6 +46,8 @@ export interface RecordedResource {
     readonly ignoreChanges: readonly string[];
     readonly deleteBeforeReplace: boolean;
     readonly additionalSecretOutputs: readonly string[];
+    /** The URNs this resource was known by before (its aliases, resolved as the engine does). */
+    readonly aliases: readonly string[];
 }
 
 export interface Recording {
@@ -94,6 +96,14 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getAliasesList(): readonly WireAlias[];
+    getAliasurnsList(): string[];
+}
+
+/** An alias as the SDK sends it to a monitor that supports alias specs (aliasproto.Alias). */
+interface WireAlias {
+    getUrn(): string;
+    getSpec(): { getName(): string; getType(): string; getStack(): string; getProject(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
 }
 
 export class RecordingMonitor extends MockMonitor {
@@ -112,6 +122,21 @@ export class RecordingMonitor extends MockMonitor {
         const parentType = parent ? parent.split("::")[2] : "";
         const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
         return `urn:pulumi:${pulumiSettings.getStack()}::${pulumiSettings.getProject()}::${qualified}::${name}`;
+    }
+
+    /**
+     * The URN an alias names, as the engine resolves it: a spec's empty fields are the resource's
+     * own name, type, stack and project, and its parent is the resource's unless it says
+     * "no parent" or names another.
+     */
+    static aliasUrn(alias: WireAlias, type: string, name: string, parent: string): string {
+        const spec = alias.getSpec();
+        if (!spec) return alias.getUrn();
+        const aliasParent = spec.getNoparent() ? "" : spec.getParenturn() || parent;
+        const stack = spec.getStack() || pulumiSettings.getStack();
+        const project = spec.getProject() || pulumiSettings.getProject();
+        const own = RecordingMonitor.engineUrn(aliasParent, spec.getType() || type, spec.getName() || name);
+        return `urn:pulumi:${stack}::${project}::${own.split("::").slice(2).join("::")}`;
     }
 
     constructor(mocks: Mocks) {
@@ -148,6 +173,7 @@ export class RecordingMonitor extends MockMonitor {
             ignoreChanges: req.getIgnorechangesList(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            aliases: [...req.getAliasesList().map((a) => RecordingMonitor.aliasUrn(a, type, name, parent ?? "")), ...req.getAliasurnsList()],
         };
         const index = this.recorded.push(recorded) - 1;
         await super.registerResource(req, (err: unknown, response: unknown) => {
@@ -172,6 +198,7 @@ const mocks: Mocks = {
 
 interface StateModule {
     withLocalStorage<T>(callback: () => T): T;
+    getStore(): unknown;
 }
 interface SettingsModule {
     waitForRPCs(): Promise<void>;
@@ -204,6 +231,8 @@ export function recordProgram(options: RunOptions): Promise<Recording> {
         const monitor = new RecordingMonitor(mocks);
         monitor.revealSecrets = options.revealSecrets ?? false;
         setMockOptions(monitor, options.project, options.stack, true);
+        // As the engine does (and setMocks): aliases travel as specs the monitor resolves.
+        (state.getStore() as { supportsAliasSpecs: boolean }).supportsAliasSpecs = true;
         setAllConfig(options.config, [...options.secretKeys]);
         let failure: unknown;
         const outputs = await runInPulumiStack(async () => {

@@ -81,6 +81,7 @@ export const COMPONENT_TYPES = {
     kuredGate: "ha-control-plane:clusterOps:KuredGate",
     verification: "ha-control-plane:clusterOps:Verification",
     upgradeChain: "ha-control-plane:clusterOps:UpgradeChain",
+    remoteStep: "ha-control-plane:remote:RemoteStep",
 } as const;
 
 export type ComponentType = (typeof COMPONENT_TYPES)[keyof typeof COMPONENT_TYPES];

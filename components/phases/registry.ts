@@ -205,6 +205,8 @@ export const SHARED = {
         "components/commandLifecycle.ts",
         "components/scriptFile.ts",
         "components/shipped.ts",
+        "components/remoteStep.ts",
+        "components/scriptManifest.ts",
         "components/sshConnection.ts",
         "components/kubeadm/bundle.ts",
         "components/kubeadm/options.ts",

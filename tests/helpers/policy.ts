@@ -24,6 +24,7 @@ export function resource(type: string, name: string, inputs: Record<string, Reco
         ignoreChanges: [],
         deleteBeforeReplace: false,
         additionalSecretOutputs: [],
+        aliases: [],
         ...extra,
     };
 }

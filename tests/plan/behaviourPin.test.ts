@@ -8,7 +8,9 @@
  */
 import { strict as assert } from "assert";
 import { PHASE_IDS, phasesUpTo, PhaseId } from "../../topology";
-import { blobKeyOf, blobRef, Pinned, pinPhase, readBlobs, readGolden, splitPin } from "./behaviourPin";
+import { recordLab } from "../helpers/program";
+import { COMPONENT_TYPES } from "../../topology";
+import { aliasView, blobKeyOf, blobRef, Pinned, pinPhase, readBlobs, readGolden, splitPin } from "./behaviourPin";
 
 /** Up to `limit` differences between golden and actual, by path; changed blobs by their first changed line. */
 function differences(golden: Pinned, actual: Pinned, blobs: Record<string, string>, actualBlobs: Map<string, string>, at = "", out: string[] = [], limit = 12): string[] {
@@ -58,6 +60,25 @@ describe("behaviour pin: the lab's plan at every phase equals the golden files (
             const refs = JSON.stringify(readGolden(id)).match(/\[blob [0-9a-f]{16}\]/g) ?? [];
             for (const ref of refs) assert.ok(blobs[blobKeyOf(ref)!] !== undefined, `${ref} of phase ${id} is not in blobs.yaml`);
         }
+    });
+
+    it("reads a command under a RemoteStep by its old URN only when it carries the alias to it", async () => {
+        const { resources } = await recordLab("2");
+        const steps = resources.filter((r) => r.type === COMPONENT_TYPES.remoteStep);
+        assert.ok(steps.length > 0, "the lab registers no RemoteStep");
+        const commands = resources.filter((r) => r.parent && steps.some((s) => s.urn === r.parent));
+        assert.equal(commands.length, steps.length, "each RemoteStep has one child, its command");
+        const view = aliasView(resources);
+        for (const c of commands) {
+            const step = steps.find((s) => s.urn === c.parent)!;
+            const old = view.renamed.get(c.urn);
+            assert.ok(old, `${c.urn} carries no alias to its old URN`);
+            assert.equal(old, c.urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$"), "the alias is the URN under the step's parent");
+            assert.ok(old.startsWith(`${step.parent!.split("::").slice(0, 3).join("::")}$`), "the alias names the step's parent's type chain");
+        }
+        // The same recording without the aliases: nothing is renamed, so the pin would fail on every command.
+        const withoutAliases = aliasView(resources.map((r) => ({ ...r, aliases: [] })));
+        assert.equal(withoutAliases.renamed.size, 0);
     });
 
     for (const target of PHASE_IDS) {

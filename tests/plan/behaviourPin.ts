@@ -15,8 +15,9 @@ import { createHash } from "crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { PHASE_IDS, PhaseId } from "../../topology";
+import { COMPONENT_TYPES, PHASE_IDS, PhaseId } from "../../topology";
 import { computePlan, PROJECT_DIR } from "../../tools/planModel";
+import type { RecordedResource } from "../../tools/recorder";
 import { recordLab } from "../helpers/program";
 
 export const PIN_DIR = path.join(PROJECT_DIR, "tests", "fixtures", "behaviourPin");
@@ -48,6 +49,50 @@ function pinned(value: unknown, blobs: Map<string, string>): Pinned {
     return walk(plain);
 }
 
+/**
+ * How a recording reads as the stack before remote steps were components (issue 11): each
+ * command under a RemoteStep that carries an alias is known by its alias URN and its step's
+ * parent; the RemoteStep components themselves are left out. A command under a RemoteStep
+ * without an alias keeps its new URN, so the pin fails on it, as the engine would replace it.
+ */
+export interface AliasView {
+    /** New URN to the URN the golden files know. */
+    readonly renamed: ReadonlyMap<string, string>;
+    /** The RemoteStep components, not in the golden files. */
+    readonly steps: ReadonlySet<string>;
+}
+
+/** "urn:pulumi:STACK::PROJECT" and the qualified type of a URN. */
+function splitUrn(urn: string): [string, string] {
+    const parts = urn.split("::");
+    return [parts.slice(0, 2).join("::"), parts[2]];
+}
+
+export function aliasView(resources: readonly RecordedResource[]): AliasView {
+    const stepParent = new Map(resources.filter((r) => r.type === COMPONENT_TYPES.remoteStep).map((r) => [r.urn, r.parent ?? ""]));
+    const renamed = new Map<string, string>();
+    for (const r of resources) {
+        if (!r.parent || !stepParent.has(r.parent)) continue;
+        // Only the alias that puts the command back under the step's own parent, same name and type.
+        const [stackAndProject, parentType] = splitUrn(stepParent.get(r.parent)!);
+        const before = `${stackAndProject}::${parentType}$${r.type}::${r.name}`;
+        if (r.aliases.includes(before)) renamed.set(r.urn, before);
+    }
+    return { renamed, steps: new Set(stepParent.keys()) };
+}
+
+/** Every string that is a renamed URN replaced by the old one (URNs in dependencies, verdicts, the plan). */
+function beforeSteps<T>(value: T, view: AliasView): T {
+    const walk = (v: unknown): unknown => {
+        if (typeof v === "string") return view.renamed.get(v) ?? v;
+        if (Array.isArray(v)) return v.map(walk);
+        // Plain objects only: a SecretValue stays itself and prints as [secret].
+        if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+        return v;
+    };
+    return walk(value) as T;
+}
+
 /** The pin of the lab stack at one target phase; long strings are added to `blobs`. */
 export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>): Promise<Pinned> {
     const plan = await computePlan({ stack: "lab", targetPhase });
@@ -55,9 +100,11 @@ export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>)
     // of the same program and config.
     const recording = await recordLab(targetPhase);
     const byUrn = new Map(recording.resources.map((r) => [r.urn, r]));
-    const { phases, violations, ...rest } = plan;
+    const view = aliasView(recording.resources);
+    const { phases: allPhases, violations, ...rest } = plan;
+    const phases = allPhases.map((phase) => ({ ...phase, resources: phase.resources.filter((r) => !view.steps.has(r.urn)) }));
     return pinned(
-        {
+        beforeSteps({
             targetPhase,
             phases: phases.map((phase) => ({
                 id: phase.id,
@@ -71,9 +118,10 @@ export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>)
                             .sort(([a], [b]) => a.localeCompare(b))
                             .map(([key, urns]) => [key, [...urns].sort()]),
                     );
+                    const stepParent = r.parent && view.steps.has(r.parent) && view.renamed.has(r.urn) ? byUrn.get(r.parent)?.parent : r.parent;
                     return {
                         urn: r.urn,
-                        ...(r.parent ? { parent: r.parent } : {}),
+                        ...(stepParent ? { parent: stepParent } : {}),
                         ...(recorded.provider ? { provider: recorded.provider } : {}),
                         dependencies: [...r.dependencies].sort(),
                         ...(Object.keys(propertyDependencies).length ? { propertyDependencies } : {}),
@@ -90,7 +138,7 @@ export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>)
             violations: violations.map((v) => ({ policy: v.policy, enforcementLevel: v.enforcementLevel, message: v.message, urn: v.urn ?? null, phase: v.phase ?? null })),
             plan: rest,
             stackOutputs: recording.outputs,
-        },
+        }, view),
         blobs,
     );
 }
