@@ -12,7 +12,7 @@ import { childOf } from "./childOptions";
 import { rerunOnUpdate } from "./commandLifecycle";
 import { shellQuote } from "./kubeadm/bundle";
 import { asRoot } from "./kubeadm/options";
-import { ScriptId, shippedText } from "./scriptManifest";
+import { ScriptId, scriptEntry, shippedText } from "./scriptManifest";
 import type { ShippedCommand } from "./shipped";
 import { sshConnection } from "./sshConnection";
 
@@ -44,6 +44,8 @@ export interface RemoteStepArgs extends StepSpec {
     readonly update?: { readonly update: string };
     /** The parent the command had before it moved under this step: its alias. */
     readonly formerParent: pulumi.Resource;
+    /** Names the command had before under that parent (each one an alias too). */
+    readonly formerNames?: readonly string[];
     readonly logging?: command.types.enums.remote.Logging;
     /** Custom options for the command (additionalSecretOutputs, deleteBeforeReplace). */
     readonly commandOptions?: pulumi.CustomResourceOptions;
@@ -54,16 +56,17 @@ export function shellWord(a: string): string {
     return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : shellQuote(a);
 }
 
-/** The command line for a step: `bash -s -- ARGS`, through `sudo -n` for root unless the user is root. */
-export function stepCommandLine(user: string, runAs: "root" | "user", args: readonly string[]): string {
-    return [`${runAs === "root" ? asRoot(user) : ""}bash -s --`, ...args.map(shellWord)].join(" ");
+/** The command line for a step: `bash -s -- ARGS` (or `php -- ARGS`), through `sudo -n` for root unless the user is root. */
+export function stepCommandLine(user: string, runAs: "root" | "user", args: readonly string[], runner: "bash" | "php" = "bash"): string {
+    return [`${runAs === "root" ? asRoot(user) : ""}${runner === "php" ? "php --" : "bash -s --"}`, ...args.map(shellWord)].join(" ");
 }
 
 /** What a step ships for an SSH user: the command lines and the stdin (without secretStdin). */
 export function shipStep(user: string, spec: StepSpec): ShippedCommand {
+    const runner = scriptEntry(spec.script).runner ?? "bash";
     return {
-        create: stepCommandLine(user, spec.runAs, spec.args),
-        ...(spec.deleteArgs ? { delete: stepCommandLine(user, spec.runAs, spec.deleteArgs) } : {}),
+        create: stepCommandLine(user, spec.runAs, spec.args, runner),
+        ...(spec.deleteArgs ? { delete: stepCommandLine(user, spec.runAs, spec.deleteArgs, runner) } : {}),
         stdin: shippedText(spec.script),
     };
 }
@@ -93,7 +96,7 @@ export class RemoteStep extends pulumi.ComponentResource {
                 ...(args.triggers ? { triggers: args.triggers } : {}),
                 logging: args.logging ?? command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            childOf(this, opts, [], { ...args.commandOptions, aliases: [{ parent: args.formerParent }] }),
+            childOf(this, opts, [], { ...args.commandOptions, aliases: [{ parent: args.formerParent }, ...(args.formerNames ?? []).map((n) => ({ name: n, parent: args.formerParent }))] }),
         );
         this.registerOutputs({});
     }

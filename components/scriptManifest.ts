@@ -15,6 +15,8 @@ export interface ScriptEntry {
     readonly host: HostKind;
     /** "root": through `sudo -n` unless the SSH user is root; "user": as the SSH user. */
     readonly runAs: "root" | "user";
+    /** What reads the script on stdin: `bash -s --` (the default) or `php --`. */
+    readonly runner?: "bash" | "php";
     readonly libs?: readonly string[];
     readonly embed?: BundleSpec["embed"];
 }
@@ -28,6 +30,8 @@ export const SCRIPT_MANIFEST = {
     "cluster/node-ready-wait.sh": { host: "master", runAs: "root" },
     "cluster/control-plane-flags.sh": { host: "master", runAs: "root", libs: KUBEADM_LIB, embed: ["kubeadm/patch-cluster-config.py"] },
     "cluster/verify-etcd.sh": { host: "master", runAs: "root", libs: BOTH_LIBS },
+    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
+    "cluster/lb-pool-check.php": { host: "load-balancer", runAs: "root", runner: "php" },
 } as const satisfies Record<string, ScriptEntry>;
 
 export type ScriptId = keyof typeof SCRIPT_MANIFEST;

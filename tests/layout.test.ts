@@ -40,11 +40,8 @@ const TEST_FILE = /\.(test|cp|engine)\.ts$/;
 const NOT_YET_REMOTE_STEPS: readonly RegExp[] = [
     /^retrofit-/, // kubeadm/retrofit.ts
     /-lb-pfsense$|^apiserver-lb-/, // loadBalancer/
-    /-flip$|-kubelet-ready$/, // clusterOps/cutover.ts
     /-audit-policy-install$/, // clusterOps/auditPolicy.ts
-    /^flag-parity-/, // clusterOps/flagParity.ts
     /^k8s-master-\d+-(ready|node-reset|etcd-membership|join-material|join|gate)$/, // kubeadm/controlPlaneJoin.ts
-    /^verify-/, // clusterOps/verification.ts
 ];
 
 describe("layout: the phase registry (components/phases/registry.ts) and what it names", function () {

@@ -83,7 +83,7 @@ describe("program under mocks (lab stack)", () => {
 
     it("carries the capacity facts on the gate and keeps every secret out of the recording", async () => {
         const { resources } = await recordLab("7");
-        const gate = resources.find((r) => r.name === "capacity-pve-check")!;
+        const gate = resources.find((r) => r.name === "capacity-pve-check" && r.custom)!;
         assert.deepEqual(gate.inputs.triggers, [
             { kind: "ha-control-plane/proxmox-capacity", node: "pve", physicalGiB: 267, committedGiB: 262, hostReserveGiB: 8 },
         ]);

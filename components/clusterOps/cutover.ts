@@ -6,17 +6,18 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, CutoverNode, directServerUrl, kubeletCutoverFacts, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
+import type { ScriptId } from "../scriptManifest";
 import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
-const SCRIPT = "cluster/kubeconfig-server.sh";
+const SCRIPT: ScriptId = "cluster/kubeconfig-server.sh";
 export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
 
 function existingMasterTarget(topology: Topology, privateKey: pulumi.Output<string>): SshTarget {
-    return { host: topology.existingMaster.ip, user: topology.ssh.user, privateKey };
+    return { name: topology.existingMaster.name, host: topology.existingMaster.ip, user: topology.ssh.user, privateKey };
 }
 
 /** A ConfigMap's kubeconfig to the VIP: flip on create, restore on delete (kubeconfig-server.sh). */
-export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: string; to: string; from: string; timeoutSeconds: number }): RemoteScriptArgs & { script: string } {
+export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: string; to: string; from: string; timeoutSeconds: number }): RemoteScriptArgs {
     const roll = a.rollDaemonSet ? ["--restart-daemonset", a.rollDaemonSet] : [];
     const common = ["--configmap", a.configMap, ...roll, "--wait-readyz", "--timeout", String(a.timeoutSeconds)];
     return { script: SCRIPT, args: [...common, "--to", a.to, "--from", a.from], deleteArgs: [...common, "--restore"] };
@@ -26,7 +27,7 @@ export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: stri
  * A ConfigMap's cut-over on the existing master, from the topology: to the VIP from the master's
  * own URL. The component and the control-plane tests (joinAndCutover.cp.ts) share it.
  */
-export function configMapCutoverScript(topology: Topology, configMap: string, rollDaemonSet?: string): RemoteScriptArgs & { readonly script: string; readonly deleteArgs: readonly string[] } {
+export function configMapCutoverScript(topology: Topology, configMap: string, rollDaemonSet?: string): RemoteScriptArgs & { readonly deleteArgs: readonly string[] } {
     const flip = configMapFlipScript({
         configMap,
         ...(rollDaemonSet ? { rollDaemonSet } : {}),
@@ -38,7 +39,7 @@ export function configMapCutoverScript(topology: Topology, configMap: string, ro
 }
 
 /** A node's kubelet.conf to the VIP, the kubelet restarted: flip on create, restore on delete. */
-export function kubeletFlipScript(a: { file: string; to: string; froms: readonly string[]; timeoutSeconds: number }): RemoteScriptArgs & { script: string } {
+export function kubeletFlipScript(a: { file: string; to: string; froms: readonly string[]; timeoutSeconds: number }): RemoteScriptArgs {
     const common = ["--file", a.file, "--restart-kubelet", "--wait-readyz", "--timeout", String(a.timeoutSeconds)];
     return { script: SCRIPT, args: [...common, "--to", a.to, ...a.froms.flatMap((f) => ["--from", f])], deleteArgs: [...common, "--restore"] };
 }
@@ -103,7 +104,7 @@ export class KubeletCutover extends pulumi.ComponentResource {
         const froms = [directServerUrl(topology.existingMaster, cluster)];
         this.flip = remoteScript(
             `${name}-kubelet-flip`,
-            { host: node.host, user: topology.ssh.user, privateKey: args.sshPrivateKey },
+            { name: node.name, host: node.host, user: topology.ssh.user, privateKey: args.sshPrivateKey },
             kubeletFlipScript({ file: KUBELET_CONF, to: vipServerUrl(cluster), froms, timeoutSeconds: cutover.nodeReadyTimeoutSeconds }),
             childOf(this, opts),
         );

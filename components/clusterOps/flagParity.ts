@@ -18,13 +18,15 @@ import {
     MasterSpec,
     Topology,
 } from "../../topology";
-import { bundleScript } from "../kubeadm/bundle";
+import { ScriptId, shippedText } from "../scriptManifest";
 import { childOf } from "../childOptions";
 import { remoteScript } from "./remote";
 
 /** control-plane-flags.sh with what it sources and runs: issue 3's kubeadm lib and patcher. */
+export const FLAGS_SCRIPT = "cluster/control-plane-flags.sh" satisfies ScriptId;
+
 export function flagsScriptBundle(): string {
-    return bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "cluster/control-plane-flags.sh" });
+    return shippedText(FLAGS_SCRIPT);
 }
 
 /** `apply` or `revert` arguments for one master: its identity, the document, the declared set. */
@@ -63,8 +65,8 @@ export class FlagParity extends pulumi.ComponentResource {
             const master = topology.existingMaster;
             this.apply = remoteScript(
                 `${name}-${master.name}`,
-                { host: master.ip, user: topology.ssh.user, privateKey: args.sshPrivateKey },
-                { script: { text: flagsScriptBundle() }, args: flagsArgs("apply", topology, master, declared), deleteArgs: flagsArgs("revert", topology, master, declared) },
+                { name: master.name, host: master.ip, user: topology.ssh.user, privateKey: args.sshPrivateKey },
+                { script: FLAGS_SCRIPT, args: flagsArgs("apply", topology, master, declared), deleteArgs: flagsArgs("revert", topology, master, declared) },
                 childOf(this, opts),
             );
         }

@@ -18,40 +18,43 @@ import {
     vipServerUrl,
 } from "../../topology";
 import { childOf } from "../childOptions";
-import { bundleScript } from "../kubeadm/bundle";
-import { asRoot } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
-import { rerunOnUpdate } from "../commandLifecycle";
-import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
-import { sshConnection } from "../sshConnection";
 import { KUBELET_CONF } from "./cutover";
-import { flagsArgs, flagsScriptBundle } from "./flagParity";
+import { flagsArgs, FLAGS_SCRIPT } from "./flagParity";
+import { RemoteStep, shipStep, StepSpec } from "../remoteStep";
 import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 /** HAProxy's stats socket: the pfSense package's, and Debian's default for a plain HAProxy. */
 export const LB_STATS_SOCKET: Record<LoadBalancerKind, string> = { pfsense: "/tmp/haproxy.socket", haproxy: "/run/haproxy/admin.sock" };
 
 /** The etcd gate: verify-etcd.sh with etcd/lib.sh (its member list parser), on the existing master. */
-export function verifyEtcdScript(topology: Topology): RemoteScriptArgs & { readonly script: { readonly text: string } } {
+export function verifyEtcdScript(topology: Topology): RemoteScriptArgs {
     return {
-        script: { text: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "cluster/verify-etcd.sh" }) },
+        script: "cluster/verify-etcd.sh",
         args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
     };
 }
 
 /** The pool gate on the load balancer host: lb-pool-check.php on stdin to `php --`. */
-export function lbPoolCheckCommand(a: {
+export function lbPoolCheckStep(a: {
     kind: LoadBalancerKind;
-    user: string;
     socket: string;
     backend: string;
     servers: readonly string[];
     timeoutSeconds: number;
-}): ShippedCommand {
-    const args = ["--socket", a.socket, "--backend", a.backend, "--servers", a.servers.join(","), "--timeout", String(a.timeoutSeconds)];
-    // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
-    return { create: `${a.kind === "pfsense" ? "" : asRoot(a.user)}php -- ${args.join(" ")}`, stdin: scriptText("cluster/lb-pool-check.php") };
+}): StepSpec {
+    return {
+        script: "cluster/lb-pool-check.php",
+        args: ["--socket", a.socket, "--backend", a.backend, "--servers", a.servers.join(","), "--timeout", String(a.timeoutSeconds)],
+        // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
+        runAs: a.kind === "pfsense" ? "user" : "root",
+    };
+}
+
+/** What the pool gate ships for a load balancer user (the script tests run exactly this). */
+export function lbPoolCheckCommand(a: Parameters<typeof lbPoolCheckStep>[0] & { user: string }): ShippedCommand {
+    return shipStep(a.user, lbPoolCheckStep(a));
 }
 
 export interface VerificationArgs {
@@ -66,8 +69,8 @@ export class Verification extends pulumi.ComponentResource {
         super(COMPONENT_TYPES.verification, name, {}, opts);
         const { topology, sshPrivateKey } = args;
         const user = topology.ssh.user;
-        const on = (host: string): SshTarget => ({ host, user, privateKey: sshPrivateKey });
-        const existing = on(topology.existingMaster.ip);
+        const on = (hostName: string, host: string): SshTarget => ({ name: hostName, host, user, privateKey: sshPrivateKey });
+        const existing = on(topology.existingMaster.name, topology.existingMaster.ip);
         const child = childOf(this, opts);
         const vip = vipServerUrl(topology.cluster);
 
@@ -77,23 +80,24 @@ export class Verification extends pulumi.ComponentResource {
         // Every master in the apiserver pool and UP, as HAProxy itself reports it.
         const lb = topology.loadBalancer;
         this.gates.push(
-            new command.remote.Command(
+            new RemoteStep(
                 `${name}-lb-pool`,
                 {
-                    connection: sshConnection(lb.host, lb.user, sshPrivateKey),
-                    // A gate: an update re-runs it.
-                    ...rerunOnUpdate(lbPoolCheckCommand({
+                    host: { name: lb.host, address: lb.host },
+                    user: lb.user,
+                    privateKey: sshPrivateKey,
+                    ...lbPoolCheckStep({
                         kind: lb.kind,
-                        user: lb.user,
                         socket: LB_STATS_SOCKET[lb.kind],
                         backend: phaseOnePool(topology).backend.name,
                         servers: topology.masters.map((m) => memberServer(topology, m).name),
                         timeoutSeconds: lb.waitUpSeconds,
-                    })),
-                    logging: command.types.enums.remote.Logging.StdoutAndStderr,
+                    }),
+                    // A gate: an update re-runs it (the default).
+                    formerParent: this,
                 },
                 child,
-            ),
+            ).command,
         );
 
         // Flag parity: each master against the declared set (so with each other). Masters that
@@ -103,11 +107,11 @@ export class Verification extends pulumi.ComponentResource {
         if (hasDeclaredFlags(declared)) {
             const expectations = flagExpectations(declared);
             let previous: pulumi.Resource | undefined;
-            const bundle = { text: flagsScriptBundle() };
+            const bundle = FLAGS_SCRIPT;
             for (const master of topology.newMasters) {
                 const converge = remoteScript(
                     `${name}-${master.name}-flags`,
-                    on(master.ip),
+                    on(master.name, master.ip),
                     { script: bundle, args: flagsArgs("apply", topology, master, declared) },
                     childOf(this, opts, previous ? [previous] : []),
                 );
@@ -117,7 +121,7 @@ export class Verification extends pulumi.ComponentResource {
                 this.gates.push(
                     remoteScript(
                         `${name}-${master.name}-parity`,
-                        on(master.ip),
+                        on(master.name, master.ip),
                         { script: bundle, args: ["check", ...expectations] },
                         childOf(this, opts, previous ? [previous] : []),
                     ),
@@ -129,10 +133,10 @@ export class Verification extends pulumi.ComponentResource {
         // its own apiserver (kubeadm's local mode, which `kubeadm upgrade` restores), kube-proxy's
         // and cluster-info's kubeconfigs on the VIP.
         for (const node of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain)) {
-            const check = { script: "cluster/kubeconfig-server.sh", args: ["--file", KUBELET_CONF, "--check", kubeletServerUrl(node, topology.cluster)] };
+            const check = { script: "cluster/kubeconfig-server.sh" as const, args: ["--file", KUBELET_CONF, "--check", kubeletServerUrl(node, topology.cluster)] };
             const gateName = node.role === "master" ? `${name}-${node.name}-kubelet-local` : `${name}-${node.name}-kubelet-vip`;
             const aliases = node.role === "master" ? [{ name: `${name}-${node.name}-kubelet-vip` }] : [];
-            this.gates.push(remoteScript(gateName, on(node.host), check, { ...child, aliases }));
+            this.gates.push(remoteScript(gateName, on(node.name, node.host), check, { ...child, aliases }));
         }
         for (const configMap of ["kube-system/kube-proxy", "kube-public/cluster-info"]) {
             this.gates.push(

@@ -5,7 +5,7 @@ import * as path from "path";
 import { parse, parseAllDocuments } from "yaml";
 import { shippedScript } from "../../components/clusterOps/remote";
 import { runShipped } from "../helpers/shipped";
-import { flagsArgs, flagsScriptBundle } from "../../components/clusterOps/flagParity";
+import { FLAGS_SCRIPT, flagsArgs } from "../../components/clusterOps/flagParity";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { clusterConfigurationFragment, clusterConfigurationRemoval, DeclaredFlags, declaredFlags, flagExpectations, loadTopology, Topology } from "../../topology";
 import { labConfig } from "../helpers/program";
@@ -141,7 +141,7 @@ describe("control-plane-flags.sh: regenerate through kubeadm, one component at a
     /** As FlagParity ships it: remoteScript's command line (sudo -n bash -s -- ARGS, quoted) and the bundle on stdin. */
     function run(args: string[], extraEnv: Record<string, string> = {}) {
         return runShipped(
-            shippedScript(topology.ssh.user, { script: { text: flagsScriptBundle() }, args }),
+            shippedScript(topology.ssh.user, { script: FLAGS_SCRIPT, args }),
             cluster.env({ KUBERNETES_DIR: kdir, STUB_MANIFESTS: manifests(), HACP_ALLOW_NON_ROOT: "1", HACP_POLL_SECONDS: "0.05", ...extraEnv }),
         );
     }

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { cutoverOrder, kubeletCutoverNodes, loadTopology } from "../../topology";
 import { RecordedResource } from "../../tools/recorder";
 import { labConfig, nameOf, recordLab } from "../helpers/program";
+import { COMPONENT_TYPES } from "../../topology";
 
 /** Phases 1.5 and 4 to 7 of the real program under the SDK's mocks (recording monitor). */
 describe("cluster-wide phases under mocks (lab stack)", function () {
@@ -10,7 +11,8 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
     let resources: readonly RecordedResource[];
     let outputs: Record<string, unknown>;
     const byName = (name: string) => {
-        const r = resources.find((x) => x.name === name);
+        // A RemoteStep carries its command's name: the name means the command.
+        const r = resources.find((x) => x.name === name && x.type !== COMPONENT_TYPES.remoteStep);
         assert.ok(r, `${name} is registered`);
         return r;
     };

@@ -81,6 +81,20 @@ export function aliasView(resources: readonly RecordedResource[]): AliasView {
     return { renamed, steps: new Set(stepParent.keys()) };
 }
 
+/**
+ * A phase's resources with the commands now under a RemoteStep (by their old URNs) taken out of
+ * the order and put last, by URN: they register later than before (after their step, whose own
+ * registration waits on the SDK), so their place in the registration order moved while the
+ * engine's order (the dependencies, compared as they were) did not. Everything else keeps its place.
+ */
+export function orderedApartFrom(phase: Pinned, migrated: ReadonlySet<string>): Pinned {
+    const p = phase as { resources?: { urn: string }[] } & Record<string, Pinned>;
+    if (!Array.isArray(p.resources) || migrated.size === 0) return phase;
+    const kept = p.resources.filter((r) => !migrated.has(r.urn));
+    const moved = p.resources.filter((r) => migrated.has(r.urn)).sort((a, b) => a.urn.localeCompare(b.urn));
+    return { ...p, resources: [...kept, ...moved] as unknown as Pinned };
+}
+
 /** Every string that is a renamed URN replaced by the old one (URNs in dependencies, verdicts, the plan). */
 function beforeSteps<T>(value: T, view: AliasView): T {
     const walk = (v: unknown): unknown => {
@@ -94,7 +108,7 @@ function beforeSteps<T>(value: T, view: AliasView): T {
 }
 
 /** The pin of the lab stack at one target phase; long strings are added to `blobs`. */
-export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>): Promise<Pinned> {
+export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>, migrated?: Set<string>): Promise<Pinned> {
     const plan = await computePlan({ stack: "lab", targetPhase });
     // The plan's resources omit the options the recording holds; read them from a recording
     // of the same program and config.
@@ -102,7 +116,16 @@ export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>)
     const byUrn = new Map(recording.resources.map((r) => [r.urn, r]));
     const view = aliasView(recording.resources);
     const { phases: allPhases, violations, ...rest } = plan;
-    const phases = allPhases.map((phase) => ({ ...phase, resources: phase.resources.filter((r) => !view.steps.has(r.urn)) }));
+    const old = (urn: string): string => view.renamed.get(urn) ?? urn;
+    for (const urn of view.renamed.values()) migrated?.add(urn);
+    // A RemoteStep's command registers after the step (the SDK waits for the parent's URN), so
+    // later than the command did before: read it at its step's place, as the operator reads it.
+    const phases = allPhases.map((phase) => {
+        const commandOf = new Map(phase.resources.filter((r) => r.parent && view.steps.has(r.parent) && view.renamed.has(r.urn)).map((r) => [r.parent!, r]));
+        const moved = new Set([...commandOf.values()].map((r) => r.urn));
+        const resources = phase.resources.flatMap((r) => (view.steps.has(r.urn) ? (commandOf.has(r.urn) ? [commandOf.get(r.urn)!] : []) : moved.has(r.urn) ? [] : [r]));
+        return { ...phase, resources };
+    });
     return pinned(
         beforeSteps({
             targetPhase,
@@ -116,14 +139,14 @@ export async function pinPhase(targetPhase: PhaseId, blobs: Map<string, string>)
                         Object.entries(recorded.propertyDependencies)
                             .filter(([, urns]) => urns.length > 0)
                             .sort(([a], [b]) => a.localeCompare(b))
-                            .map(([key, urns]) => [key, [...urns].sort()]),
+                            .map(([key, urns]) => [key, urns.map(old).sort()]),
                     );
                     const stepParent = r.parent && view.steps.has(r.parent) && view.renamed.has(r.urn) ? byUrn.get(r.parent)?.parent : r.parent;
                     return {
                         urn: r.urn,
                         ...(stepParent ? { parent: stepParent } : {}),
                         ...(recorded.provider ? { provider: recorded.provider } : {}),
-                        dependencies: [...r.dependencies].sort(),
+                        dependencies: r.dependencies.map(old).sort(),
                         ...(Object.keys(propertyDependencies).length ? { propertyDependencies } : {}),
                         ...(recorded.protect ? { protect: true } : {}),
                         ...(recorded.ignoreChanges.length ? { ignoreChanges: [...recorded.ignoreChanges].sort() } : {}),

@@ -138,8 +138,14 @@ describe("policy phase-order", () => {
 
         it("fails when a kubelet flip of the lab no longer waits for the previous node", async () => {
             const { resources } = await cachedLab("4");
-            const previous = resources.filter((r) => r.parent?.endsWith("::k8s-node1")).map((r) => r.urn);
-            const broken = withoutEdges(resources, (r) => r.parent?.endsWith("::k8s-node2") === true, (u) => previous.includes(u));
+            // Under a node's KubeletCutover, directly or through its RemoteSteps.
+            const byUrn = new Map(resources.map((r) => [r.urn, r]));
+            const under = (r: (typeof resources)[number], node: string): boolean => {
+                for (let p = r.parent; p; p = byUrn.get(p)?.parent) if (p.endsWith(`::${node}`)) return true;
+                return false;
+            };
+            const previous = resources.filter((r) => under(r, "k8s-node1")).map((r) => r.urn);
+            const broken = withoutEdges(resources, (r) => under(r, "k8s-node2"), (u) => previous.includes(u));
             const violations = await violationsOf(phaseOrder, broken);
             assert.deepEqual(violations.map((v) => v.message), ["the kubelet flips are not one chain: k8s-node2's flip does not wait for k8s-node1 to be Ready again, so two kubelets could restart at once"]);
         });
