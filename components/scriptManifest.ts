@@ -26,6 +26,9 @@ const BOTH_LIBS = ["kubeadm/lib.sh", "etcd/lib.sh"] as const;
 
 export const SCRIPT_MANIFEST = {
     "proxmox/capacity-check.sh": { host: "proxmox", runAs: "user" },
+    "kubeadm/preflight.sh": { host: "master", runAs: "root", libs: BOTH_LIBS },
+    "kubeadm/proxmox-snapshot.sh": { host: "proxmox", runAs: "root" },
+    "kubeadm/retrofit.sh": { host: "master", runAs: "root", libs: KUBEADM_LIB, embed: ["kubeadm/patch-cluster-config.py"] },
     "cluster/kubeconfig-server.sh": { host: "master", runAs: "root" },
     "cluster/node-ready-wait.sh": { host: "master", runAs: "root" },
     "cluster/control-plane-flags.sh": { host: "master", runAs: "root", libs: KUBEADM_LIB, embed: ["kubeadm/patch-cluster-config.py"] },

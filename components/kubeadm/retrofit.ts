@@ -1,17 +1,12 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology, vmidArg } from "../../topology";
-import { noRerunOnUpdate, rerunOnUpdate } from "../commandLifecycle";
-import { scriptText } from "../scriptFile";
+import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology } from "../../topology";
+import { noRerunOnUpdate } from "../commandLifecycle";
+import { RemoteStep, shipStep, StepSpec } from "../remoteStep";
 import type { ShippedCommand } from "../shipped";
-import { sshConnection } from "../sshConnection";
-import { bundleScript, shellQuote } from "./bundle";
 import { childOf } from "../childOptions";
-import { asRoot } from "./options";
 
-/** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
-export function preflightCommand(a: {
-    sshUser: string;
+type PreflightArgs = {
     vip: string;
     apiserverPort: number;
     newMasterIps: readonly string[];
@@ -19,17 +14,25 @@ export function preflightCommand(a: {
     snapshotMaxAgeHours: number;
     takeSnapshot: boolean;
     snapshotTimeoutMinutes: number;
-}): ShippedCommand {
+};
+
+/** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
+export function preflightStep(a: PreflightArgs): StepSpec {
     return {
-        create: [
-            `${asRoot(a.sshUser)}bash -s --`,
-            `--vip ${a.vip} --apiserver-port ${a.apiserverPort}`,
-            ...a.newMasterIps.map((ip) => `--new-master-ip ${ip}`),
-            `--snapshot-dir ${a.snapshotDir} --snapshot-max-age-hours ${a.snapshotMaxAgeHours}`,
-            ...(a.takeSnapshot ? [`--take-snapshot --snapshot-timeout-minutes ${a.snapshotTimeoutMinutes}`] : []),
-        ].join(" "),
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/preflight.sh" }),
+        script: "kubeadm/preflight.sh",
+        runAs: "root",
+        args: [
+            "--vip", a.vip, "--apiserver-port", String(a.apiserverPort),
+            ...a.newMasterIps.flatMap((ip) => ["--new-master-ip", ip]),
+            "--snapshot-dir", a.snapshotDir, "--snapshot-max-age-hours", String(a.snapshotMaxAgeHours),
+            ...(a.takeSnapshot ? ["--take-snapshot", "--snapshot-timeout-minutes", String(a.snapshotTimeoutMinutes)] : []),
+        ],
     };
+}
+
+/** What the preflight ships for an SSH user (the script tests run exactly this). */
+export function preflightCommand(a: PreflightArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, preflightStep(a));
 }
 
 /**
@@ -37,9 +40,13 @@ export function preflightCommand(a: {
  * tests run against a real apiserver (tests/controlPlane/retrofit.cp.ts).
  */
 export function retrofitApplyStep(topology: Topology): ShippedCommand & { readonly delete: string } {
+    const step = shipStep(topology.ssh.user, retrofitApplySpec(topology));
+    return { ...step, delete: step.delete ?? "" };
+}
+
+function retrofitApplySpec(topology: Topology): StepSpec {
     const { cluster, kubeadm, existingMaster: master } = topology;
-    const step = retrofitCommand({
-        sshUser: topology.ssh.user,
+    return retrofitStep({
         node: master.name,
         advertiseAddress: master.ip,
         backupDir: kubeadm.backupDir,
@@ -48,12 +55,9 @@ export function retrofitApplyStep(topology: Topology): ShippedCommand & { readon
         sans: apiserverCertSans(cluster),
         verifyNamespaces: kubeadm.verifyNamespaces,
     });
-    return { ...step, delete: step.delete ?? "" };
 }
 
-/** The retrofit itself on the existing master: apply on create, restore on delete. */
-export function retrofitCommand(a: {
-    sshUser: string;
+type RetrofitStepArgs = {
     node: string;
     advertiseAddress: string;
     backupDir: string;
@@ -61,19 +65,22 @@ export function retrofitCommand(a: {
     endpoint: string;
     sans: readonly string[];
     verifyNamespaces: readonly string[];
-}): ShippedCommand {
-    const shell = `${asRoot(a.sshUser)}bash -s --`;
-    const identity = `--node-name ${a.node} --advertise-address ${a.advertiseAddress} --backup-dir ${a.backupDir} --readyz-timeout ${a.readyzTimeoutSeconds}`;
+};
+
+/** The retrofit itself on the existing master: apply on create, restore on delete. */
+export function retrofitStep(a: RetrofitStepArgs): StepSpec {
+    const identity = ["--node-name", a.node, "--advertise-address", a.advertiseAddress, "--backup-dir", a.backupDir, "--readyz-timeout", String(a.readyzTimeoutSeconds)];
     return {
-        create: [
-            `${shell} apply ${identity}`,
-            `--endpoint ${a.endpoint}`,
-            ...a.sans.map((san) => `--san ${san}`),
-            ...a.verifyNamespaces.map((ns) => `--verify-namespace ${ns}`),
-        ].join(" "),
-        delete: `${shell} restore ${identity}`,
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], embed: ["kubeadm/patch-cluster-config.py"], main: "kubeadm/retrofit.sh" }),
+        script: "kubeadm/retrofit.sh",
+        runAs: "root",
+        args: ["apply", ...identity, "--endpoint", a.endpoint, ...a.sans.flatMap((san) => ["--san", san]), ...a.verifyNamespaces.flatMap((ns) => ["--verify-namespace", ns])],
+        deleteArgs: ["restore", ...identity],
     };
+}
+
+/** What the retrofit ships for an SSH user (the script tests run exactly this). */
+export function retrofitCommand(a: RetrofitStepArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, retrofitStep(a));
 }
 
 export interface RetrofitArgs {
@@ -104,15 +111,14 @@ export class Retrofit extends pulumi.ComponentResource {
         const { cluster, kubeadm, existingMaster: master } = topology;
         const node = topology.proxmox.nodes.find((n) => n.name === master.node);
         if (!node) throw new Error(`the existing master's Proxmox node ${master.node} is not in proxmox.nodes`);
-        const onMaster = sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey);
+        const onMaster = { host: { name: master.name, address: master.ip }, user: topology.ssh.user, privateKey: args.sshPrivateKey, formerParent: this };
 
-        this.preflight = new command.remote.Command(
+        this.preflight = new RemoteStep(
             `${name}-preflight`,
             {
-                connection: onMaster,
-                // A check (it passes again after later phases): an update re-runs it.
-                ...rerunOnUpdate(preflightCommand({
-                    sshUser: topology.ssh.user,
+                ...onMaster,
+                // A check (it passes again after later phases): an update re-runs it (the default).
+                ...preflightStep({
                     vip: cluster.vip,
                     apiserverPort: cluster.apiserverPort,
                     newMasterIps: topology.newMasters.map((m) => m.ip),
@@ -120,42 +126,43 @@ export class Retrofit extends pulumi.ComponentResource {
                     snapshotMaxAgeHours: kubeadm.etcdSnapshotMaxAgeHours,
                     takeSnapshot: kubeadm.takeEtcdSnapshot,
                     snapshotTimeoutMinutes: kubeadm.etcdSnapshotTimeoutMinutes,
-                })),
-                logging: command.types.enums.remote.Logging.StdoutAndStderr,
+                }),
             },
             childOf(this, opts),
-        );
+        ).command;
 
-        const snapshotArgs = `${vmidArg(master.vmId)} --name ${kubeadm.proxmoxSnapshotName}`;
-        const pveShell = `${asRoot(topology.proxmox.sshUser)}bash -s --`;
-        this.proxmoxSnapshot = new command.remote.Command(
+        const snapshotArgs = ["--vmid", String(master.vmId), "--name", kubeadm.proxmoxSnapshotName];
+        this.proxmoxSnapshot = new RemoteStep(
             `${name}-proxmox-snapshot`,
             {
-                connection: sshConnection(node.address, topology.proxmox.sshUser, args.sshPrivateKey),
-                create: `${pveShell} create ${snapshotArgs} --description ${shellQuote(`before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`)}`,
-                delete: `${pveShell} delete ${snapshotArgs}${kubeadm.keepProxmoxSnapshot ? " --keep" : ""}`,
-                stdin: scriptText("kubeadm/proxmox-snapshot.sh"),
+                host: { name: node.name, address: node.address },
+                user: topology.proxmox.sshUser,
+                privateKey: args.sshPrivateKey,
+                formerParent: this,
+                script: "kubeadm/proxmox-snapshot.sh",
+                runAs: "root",
+                args: ["create", ...snapshotArgs, "--description", `before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`],
+                deleteArgs: ["delete", ...snapshotArgs, ...(kubeadm.keepProxmoxSnapshot ? ["--keep"] : [])],
                 // Taken once, before the retrofit: a later snapshot is not "before", so neither an
                 // update nor a replace takes another (no triggers).
-                ...noRerunOnUpdate("proxmox-snapshot"),
-                logging: command.types.enums.remote.Logging.StdoutAndStderr,
+                update: noRerunOnUpdate("proxmox-snapshot"),
             },
             childOf(this, opts, [this.preflight]),
-        );
+        ).command;
 
-        this.apply = new command.remote.Command(
+        this.apply = new RemoteStep(
             `${name}-apply`,
             {
-                connection: onMaster,
-                ...retrofitApplyStep(topology),
+                ...onMaster,
+                ...retrofitApplySpec(topology),
                 // Done once; a new endpoint or SAN list is a replace (restore, then apply again,
                 // delete first: the other order would restore over the new apply).
-                ...noRerunOnUpdate("retrofit apply"),
+                update: noRerunOnUpdate("retrofit apply"),
                 triggers: [controlPlaneEndpoint(cluster), ...apiserverCertSans(cluster)],
-                logging: command.types.enums.remote.Logging.StdoutAndStderr,
+                commandOptions: { deleteBeforeReplace: true },
             },
-            childOf(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
-        );
+            childOf(this, opts, [this.proxmoxSnapshot]),
+        ).command;
 
         // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).
         this.registerOutputs({

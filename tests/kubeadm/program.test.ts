@@ -19,6 +19,7 @@ import {
     retrofitPatch,
 } from "../../topology";
 import * as command from "@pulumi/command";
+import { COMPONENT_TYPES } from "../../topology";
 import { ControlPlaneJoin } from "../../components/kubeadm";
 import { readStackConfig } from "../../components/stackConfig";
 import { RecordedResource, SECRET } from "../../tools/recorder";
@@ -42,7 +43,8 @@ function secretValues(): string[] {
 
 describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
     let resources: readonly RecordedResource[];
-    const byName = () => new Map(resources.map((r) => [r.name, r]));
+    // A RemoteStep carries its command's name: the name means the command.
+    const byName = () => new Map(resources.filter((r) => r.type !== COMPONENT_TYPES.remoteStep).map((r) => [r.name, r]));
     const get = (name: string) => byName().get(name) ?? assert.fail(`no resource ${name}`);
     const deps = (name: string) => get(name).dependencies.map(nameOf);
     /** Whether `from` waits, directly or through others, for `to`: destroy then runs `from` first. */
@@ -87,7 +89,12 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         assert.ok(deps("retrofit-proxmox-snapshot").includes("retrofit-preflight"));
         assert.ok(deps("retrofit-apply").includes("retrofit-proxmox-snapshot"));
         for (const name of ["retrofit-preflight", "retrofit-proxmox-snapshot", "retrofit-apply"]) {
-            assert.equal(nameOf(get(name).parent!), "retrofit");
+            // Under its RemoteStep (same name), under the Retrofit; the alias keeps its URN from before the step.
+            const step = resources.find((x) => x.urn === get(name).parent)!;
+            assert.equal(step.type, COMPONENT_TYPES.remoteStep);
+            assert.equal(step.name, name);
+            assert.equal(nameOf(step.parent!), "retrofit");
+            assert.deepEqual(get(name).aliases, [get(name).urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$")]);
         }
         assert.equal(nameOf(get("retrofit").parent!), "phase-0");
     });
@@ -96,7 +103,7 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         const { resources: r } = await recordLab("0", (raw) => {
             raw.kubeadm = { ...(raw.kubeadm as object), keepProxmoxSnapshot: false };
         });
-        assert.equal((r.find((x) => x.name === "retrofit-proxmox-snapshot")!.inputs as Inputs).delete, "bash -s -- delete --vmid 200 --name pre-ha-retrofit");
+        assert.equal((r.find((x) => x.name === "retrofit-proxmox-snapshot" && x.custom)!.inputs as Inputs).delete, "bash -s -- delete --vmid 200 --name pre-ha-retrofit");
     });
 
     it("each join waits for the retrofit, every resource of the LB phase, its VM and the previous master's gate", () => {
