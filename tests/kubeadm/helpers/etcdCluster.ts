@@ -3,7 +3,9 @@
  * ports (retried on fresh ones when a port is taken), data in a temporary directory, plain http
  * (the scripts take ETCD_CACERT=""), short election timeouts so leadership moves quickly. Start
  * waits until every member answers /health, or one exits; `destroy` (or the DaemonGroup given to
- * `start`) stops what it started and removes the directory.
+ * `start`) stops what it started and removes the directory. A cluster can also start from a
+ * snapshot (`fromSnapshot`): each member's data directory is restored from it first, as an
+ * operator restores a lost cluster.
  */
 import { ChildProcess, execFile, spawnSync } from "child_process";
 import { rmSync } from "fs";
@@ -39,6 +41,24 @@ function answersHealthy(member: EtcdMember): Promise<boolean> {
     });
 }
 
+export interface EtcdStartOptions {
+    /** A snapshot file (etcdctl snapshot save) every member's data directory is restored from. */
+    readonly fromSnapshot?: string;
+}
+
+/** `etcdctl snapshot restore` of `snapshot` into `member`'s data directory, as one of `initialCluster`. */
+function restoreSnapshot(snapshot: string, member: EtcdMember, dataDir: string, initialCluster: string, token: string): void {
+    const run = spawnSync("etcdctl", [
+        "snapshot", "restore", snapshot,
+        "--data-dir", dataDir,
+        "--name", member.name,
+        "--initial-cluster", initialCluster,
+        "--initial-cluster-token", token,
+        "--initial-advertise-peer-urls", member.peerUrl,
+    ], { encoding: "utf8", timeout: 120_000, env: etcdctlEnv() });
+    if (run.status !== 0) throw new Error(`etcdctl snapshot restore ${snapshot} for ${member.name} failed (${run.status ?? run.signal}):\n${run.stderr}`);
+}
+
 export class EtcdCluster {
     private constructor(
         readonly dir: string,
@@ -51,11 +71,11 @@ export class EtcdCluster {
      * Starts one member per name. With `group`, the caller's after hook stops them even while
      * this is still starting; without, `destroy` does.
      */
-    static async start(names: readonly string[], group = new DaemonGroup()): Promise<EtcdCluster> {
-        return group.starting(EtcdCluster.startIn(names, group));
+    static async start(names: readonly string[], group = new DaemonGroup(), options: EtcdStartOptions = {}): Promise<EtcdCluster> {
+        return group.starting(EtcdCluster.startIn(names, group, options));
     }
 
-    private static async startIn(names: readonly string[], group: DaemonGroup): Promise<EtcdCluster> {
+    private static async startIn(names: readonly string[], group: DaemonGroup, options: EtcdStartOptions): Promise<EtcdCluster> {
         const dir = group.directory("hacp-etcd-");
         const token = path.basename(dir);
         try {
@@ -66,6 +86,8 @@ export class EtcdCluster {
                 try {
                     for (const m of members) {
                         rmSync(path.join(dir, m.name), { recursive: true, force: true });
+                        // The restored members carry these ports: restored again on a retry.
+                        if (options.fromSnapshot) restoreSnapshot(options.fromSnapshot, m, path.join(dir, m.name), initial, token);
                         const daemon = group.start(`etcd ${m.name} (${m.clientUrl})`, "etcd", [
                             "--name", m.name,
                             "--data-dir", path.join(dir, m.name),
