@@ -15,6 +15,8 @@ set -euo pipefail
 log() { echo "proxmox-snapshot: $*" >&2; }
 die() { echo "proxmox-snapshot: ERROR: $*" >&2; exit 1; }
 usage_error() { echo "proxmox-snapshot: $* (see the usage at the top of the script)" >&2; exit 2; }
+# An option's value: a usage error when it is missing (a bare `shift 2` would end the script silently).
+need_value() { [[ -n ${2:-} && ${2:0:2} != -- ]] || usage_error "$1 needs a value"; printf '%s' "$2"; }
 
 has_snapshot() {
     local vmid=$1 name=$2 names
@@ -29,9 +31,9 @@ main() {
     shift
     while [[ $# -gt 0 ]]; do
         case $1 in
-            --vmid) vmid=${2:-}; shift 2 ;;
-            --name) name=${2:-}; shift 2 ;;
-            --description) description=${2:-}; shift 2 ;;
+            --vmid) vmid=$(need_value "$1" "${2-}"); shift 2 ;;
+            --name) name=$(need_value "$1" "${2-}"); shift 2 ;;
+            --description) description=$(need_value "$1" "${2-}"); shift 2 ;;
             --keep) keep=1; shift ;;
             *) usage_error "unknown argument '$1'" ;;
         esac
