@@ -40,6 +40,7 @@ main() {
     done
     [[ $vmid =~ ^[0-9]+$ ]] || usage_error "--vmid must be a VMID"
     [[ $name =~ ^[A-Za-z][A-Za-z0-9_-]{1,39}$ ]] || usage_error "--name must be a Proxmox snapshot name"
+    [[ $command == create || $command == delete ]] || usage_error "unknown command '${command}' (create or delete)"
     timeout 30 qm status "$vmid" </dev/null >/dev/null || die "VM ${vmid} does not exist on this node"
     case $command in
         create)
@@ -61,7 +62,6 @@ main() {
                 timeout 1800 qm delsnapshot "$vmid" "$name" </dev/null >&2 || die "qm delsnapshot ${vmid} ${name} failed"
                 log "deleted snapshot ${name} of VM ${vmid}"
             fi ;;
-        *) usage_error "unknown command '${command}' (create or delete)" ;;
     esac
 }
 
