@@ -8,12 +8,12 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import { createHash, createPublicKey } from "crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { withSecretEnv } from "../../components/kubeadm/bundle";
-import { joinCommand, joinMaterialCommand, nodeReadyCommand, nodeResetCommand } from "../../components/kubeadm/controlPlaneJoin";
+import { etcdMembershipCommand, joinCommand, joinMaterialCommand, nodeReadyCommand, nodeResetCommand } from "../../components/kubeadm/controlPlaneJoin";
 import { preflightCommand, proxmoxSnapshotCommand } from "../../components/kubeadm/retrofit";
 import { runShipped, withEditedLine } from "../helpers/shipped";
 import { scriptText } from "../../components/scriptFile";
@@ -21,7 +21,7 @@ import type { ShippedCommand } from "../../components/shipped";
 import { parseJoinMaterial } from "../../topology";
 import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { EtcdCluster } from "./helpers/etcdCluster";
-import { runScript, StubRule, Stubs } from "./helpers/stubs";
+import { pathWithout, PYTHON3, runScript, StubRule, Stubs } from "./helpers/stubs";
 
 const TOKEN = "abc123.0123456789abcdef";
 const KEY = "0f".repeat(32);
@@ -496,6 +496,51 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             // A re-run finds the recent snapshot and takes no other.
             assert.equal(runShipped(preflight(true), etcdEnv()).status, 0);
             assert.equal(readdirSync(snapshots).length, 1);
+        });
+
+        describe("on a master without python3 (PATH: links to every other command of this machine)", () => {
+            let bare: Stubs;
+            let withoutPython: string;
+            let pythonOnly: string;
+            before(() => {
+                // The same stand-ins, without the python3 link Stubs usually adds.
+                bare = new Stubs(["kubectl", "ping", "ip", "curl"], { python3: false });
+                withoutPython = pathWithout(path.join(root, "path-without-python3"), (name) => name.startsWith("python3"));
+                pythonOnly = path.join(root, "python3-only");
+                mkdirSync(pythonOnly, { recursive: true });
+                symlinkSync(PYTHON3, path.join(pythonOnly, "python3"));
+            });
+            after(() => bare?.destroy());
+            const masterEnv = (python3: boolean) => bare.env({ KUBERNETES_DIR: k8s, ...etcd.env(), PATH: [bare.dir, ...(python3 ? [pythonOnly] : []), withoutPython].join(":") });
+            const lacksPython3 = /python3 is not installed on this master; the etcd steps \(pre-join check, quorum guard, member removal, join gate\) read etcd's member list with it\. Install it: apt-get install python3/;
+
+            it("the preflight refuses (exit 1) before anything else, naming python3 and what to install; with python3 added, the same PATH passes", () => {
+                const lookup = spawnSync("sh", ["-c", "command -v python3"], { env: masterEnv(false), encoding: "utf8" });
+                assert.ok(lookup.status !== 0 && lookup.stdout === "", `no python3 on that PATH: ${lookup.stdout}`);
+                mkdirSync(snapshots, { recursive: true });
+                writeFileSync(path.join(snapshots, "fresh.db"), "x");
+                bare.setRules(rules());
+                const refused = runShipped(preflight(false), masterEnv(false));
+                assert.equal(refused.status, 1, refused.stderr);
+                assert.match(refused.stderr, new RegExp(`^preflight: ERROR: ${lacksPython3.source}$`, "m"));
+                assert.deepEqual(bare.calls(), [], "refused before asking the cluster anything");
+
+                const ready = runShipped(preflight(false), masterEnv(true));
+                assert.equal(ready.status, 0, ready.stderr);
+                assert.equal(ready.stdout.trim(), "preflight: ready for phase 0");
+            });
+
+            it("the pre-join check refuses (exit 1) with the same message, not as an etcd that does not answer; with python3, it reads the real etcd's members", () => {
+                const step = etcdMembershipCommand({ sshUser: "ubuntu", node: "k8s-master-2", peerUrl: "https://192.0.2.110:2380", protect: "k8s-master", drainTimeoutSeconds: 60, timeoutSeconds: 60 });
+                const refused = runShipped(step, masterEnv(false));
+                assert.equal(refused.status, 1, refused.stderr);
+                assert.match(refused.stderr, new RegExp(`^control-plane-member: ERROR: ${lacksPython3.source}$`, "m"));
+                assert.doesNotMatch(refused.stderr, /is etcd running/);
+
+                const checked = runShipped(step, masterEnv(true));
+                assert.equal(checked.status, 0, checked.stderr);
+                assert.match(checked.stdout, /^pre-join: k8s-master /m);
+            });
         });
 
         it("refuses an old snapshot (without --take-snapshot), a NotReady node, a busy address; accepts a VIP that is ours", () => {
