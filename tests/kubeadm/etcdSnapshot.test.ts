@@ -10,11 +10,11 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import { readdirSync } from "fs";
-import * as net from "net";
 import * as path from "path";
 import { preflightCommand } from "../../components/kubeadm/retrofit";
 import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { runShippedAsync } from "../helpers/shipped";
+import { SlowLink, slowLink } from "../helpers/slowLink";
 import { EtcdCluster } from "./helpers/etcdCluster";
 import { Stubs } from "./helpers/stubs";
 
@@ -22,72 +22,11 @@ const KEYS = 96;
 const VALUE_BYTES = 256 * 1024; // 96 x 256 KiB = 24 MiB
 const RATE_BYTES_PER_SECOND = 1024 * 1024;
 
-interface Proxy {
-    readonly port: number;
-    /** Closes the listener and every connection still open. */
-    close(): Promise<void>;
-}
-
-/** A TCP proxy to TARGET whose answers flow at most RATE bytes per second (requests pass freely). */
-function throttledProxy(target: { host: string; port: number }, rate: number): Promise<Proxy> {
-    const open = new Set<net.Socket>();
-    const server = net.createServer((client) => {
-        const upstream = net.connect(target);
-        open.add(client).add(upstream);
-        const started = Date.now();
-        let sent = 0;
-        upstream.on("data", (chunk: Buffer) => {
-            sent += chunk.length;
-            client.write(chunk);
-            const due = (sent / rate) * 1000 - (Date.now() - started);
-            if (due > 0) {
-                upstream.pause();
-                setTimeout(() => upstream.resume(), due);
-            }
-        });
-        client.pipe(upstream);
-        const close = () => {
-            client.destroy();
-            upstream.destroy();
-            open.delete(client);
-            open.delete(upstream);
-        };
-        client.on("error", close);
-        upstream.on("error", close);
-        client.on("close", close);
-        upstream.on("close", close);
-    });
-    return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        // The kernel picks the port while binding it: no other process can take it first.
-        server.listen(0, "127.0.0.1", () =>
-            resolve({
-                port: (server.address() as net.AddressInfo).port,
-                close: () =>
-                    new Promise((closed) => {
-                        for (const socket of open) socket.destroy();
-                        server.close(() => closed());
-                    }),
-            }),
-        );
-    });
-}
-
-/** Puts through etcd's gRPC gateway, a few at a time: one etcdctl process per key would take longer than the test. */
-async function fill(clientUrl: string): Promise<void> {
-    const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
-    const put = async (i: number) => {
-        const res = await fetch(`${clientUrl}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`/registry/big/key-${i}`), value: b64(randomBytes(VALUE_BYTES)) }) });
-        assert.equal(res.status, 200, await res.text());
-    };
-    for (let i = 0; i < KEYS; i += 8) await Promise.all(Array.from({ length: Math.min(8, KEYS - i) }, (_, j) => put(i + j)));
-}
-
 describe("phase 0's etcd snapshot of a 24 MiB keyspace over a 1 MiB/s link (real etcd; preflight as shipped)", function () {
     this.timeout(180_000);
     const daemons = new DaemonGroup();
     let etcd: EtcdCluster | undefined;
-    let proxy: Proxy | undefined;
+    let proxy: SlowLink | undefined;
     let stubs: Stubs | undefined;
     let dir: string;
 
@@ -95,9 +34,9 @@ describe("phase 0's etcd snapshot of a 24 MiB keyspace over a 1 MiB/s link (real
         this.timeout(DAEMON_HOOK_TIMEOUT_MS);
         dir = daemons.directory("hacp-snapshot-");
         etcd = await EtcdCluster.start(["k8s-master"], daemons);
-        await fill(etcd.members[0].clientUrl);
+        await etcd.putMany(KEYS, (i) => ({ key: `/registry/big/key-${i}`, value: randomBytes(VALUE_BYTES) }));
         const url = new URL(etcd.members[0].clientUrl);
-        proxy = await throttledProxy({ host: url.hostname, port: Number(url.port) }, RATE_BYTES_PER_SECOND);
+        proxy = await slowLink({ host: url.hostname, port: Number(url.port) }, RATE_BYTES_PER_SECOND);
         stubs = new Stubs(["kubectl", "ping", "ip", "curl"]);
         stubs.setRules([
             { bin: "kubectl", args: "\\.status\\.conditions", stdout: "k8s-master True\n" },
