@@ -76,6 +76,17 @@ export function retrofitCommand(a: {
     };
 }
 
+/** The Proxmox snapshot of the existing master's VM, on its Proxmox node (see scripts/kubeadm/proxmox-snapshot.sh). */
+export function proxmoxSnapshotCommand(a: { pveSshUser: string; vmId: number; name: string; description: string; keep: boolean }): ShippedCommand & { readonly delete: string } {
+    const shell = `${asRoot(a.pveSshUser)}bash -s --`;
+    const snapshotArgs = `${vmidArg(a.vmId)} --name ${a.name}`;
+    return {
+        create: `${shell} create ${snapshotArgs} --description ${shellQuote(a.description)}`,
+        delete: `${shell} delete ${snapshotArgs}${a.keep ? " --keep" : ""}`,
+        stdin: scriptText("kubeadm/proxmox-snapshot.sh"),
+    };
+}
+
 export interface RetrofitArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
@@ -126,15 +137,17 @@ export class Retrofit extends pulumi.ComponentResource {
             childOf(this, opts),
         );
 
-        const snapshotArgs = `${vmidArg(master.vmId)} --name ${kubeadm.proxmoxSnapshotName}`;
-        const pveShell = `${asRoot(topology.proxmox.sshUser)}bash -s --`;
         this.proxmoxSnapshot = new command.remote.Command(
             `${name}-proxmox-snapshot`,
             {
                 connection: sshConnection(node.address, topology.proxmox.sshUser, args.sshPrivateKey),
-                create: `${pveShell} create ${snapshotArgs} --description ${shellQuote(`before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`)}`,
-                delete: `${pveShell} delete ${snapshotArgs}${kubeadm.keepProxmoxSnapshot ? " --keep" : ""}`,
-                stdin: scriptText("kubeadm/proxmox-snapshot.sh"),
+                ...proxmoxSnapshotCommand({
+                    pveSshUser: topology.proxmox.sshUser,
+                    vmId: master.vmId,
+                    name: kubeadm.proxmoxSnapshotName,
+                    description: `before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`,
+                    keep: kubeadm.keepProxmoxSnapshot,
+                }),
                 // Taken once, before the retrofit: a later snapshot is not "before", so neither an
                 // update nor a replace takes another (no triggers).
                 ...noRerunOnUpdate("proxmox-snapshot"),
