@@ -151,6 +151,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/clusterOps/program.test.ts",
             "tests/clusterOps/manifests.test.ts",
             "tests/clusterOps/etcdBackupStore.test.ts",
+            "tests/clusterOps/etcdRealSizes.test.ts",
             "tests/policies/clusterOps.spec.test.ts",
             "tests/controlPlane/engine.cp.ts",
         ],
