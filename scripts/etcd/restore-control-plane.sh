@@ -106,7 +106,16 @@ local_control_plane_up() {
     if running kube-apiserver || answers 127.0.0.1 "$port"; then up+=(kube-apiserver); fi
     printf '%s' "${up[*]}"
 }
-local_control_plane_down() { [[ -z $(local_control_plane_up) ]]; }
+
+# This master's name: its etcd member's (kubeadm names the member after the node), wherever the
+# manifest is; the host name otherwise.
+this_node() {
+    local f name=""
+    for f in "$MANIFESTS/etcd.yaml" "$STATE_DIR/held/etcd.yaml"; do
+        [[ -r $f ]] && name=$(manifest_flag "$f" name) && [[ -n $name ]] && break
+    done
+    printf '%s' "${name:-$(hostname)}"
+}
 
 # restore.state: KEY=VALUE lines written by this script (read without sourcing).
 state_get() {
@@ -115,27 +124,32 @@ state_get() {
 
 # ---- stop ------------------------------------------------------------------------------------
 
+pod_down() {
+    case $1 in
+        etcd) ! running etcd && ! answers 127.0.0.1 2379 ;;
+        kube-apiserver) ! running kube-apiserver && ! answers 127.0.0.1 "$(apiserver_port)" ;;
+    esac
+}
+
+# The apiserver first, then etcd: an apiserver whose etcd vanishes under it hangs in its shutdown.
 cmd_stop() {
-    local pod live moved=false
+    local pod live
     install -d -m 0700 "$STATE_DIR" "$STATE_DIR/held" "$STATE_DIR/original"
     for pod in kube-apiserver etcd; do
         live="$MANIFESTS/$pod.yaml"
         if [[ -f $live ]]; then
             [[ -e $STATE_DIR/original/$pod.yaml ]] || cp -p "$live" "$STATE_DIR/original/$pod.yaml"
             mv -f "$live" "$STATE_DIR/held/$pod.yaml"
-            log "$pod: manifest moved out of $MANIFESTS (kept as $STATE_DIR/held/$pod.yaml)"
-            moved=true
+            log "$pod: manifest moved out of $MANIFESTS (kept as $STATE_DIR/held/$pod.yaml); waiting up to ${TIMEOUT}s for the kubelet to stop it"
         elif [[ -f $STATE_DIR/held/$pod.yaml ]]; then
             log "$pod: manifest already held ($STATE_DIR/held/$pod.yaml)"
         else
             warn "$pod: no manifest in $MANIFESTS nor held: is this a control-plane node?"
         fi
+        wait_until "$TIMEOUT" "$pod to stop" pod_down "$pod" ||
+            refuse 5 "$pod still running on $(this_node) ${TIMEOUT}s after its manifest left $MANIFESTS: the kubelet did not stop it (crictl ps; crictl stop <id>), then run stop again"
     done
-    $moved && log "waiting up to ${TIMEOUT}s for the kubelet to stop etcd and kube-apiserver"
-    if ! wait_until "$TIMEOUT" "etcd and kube-apiserver to stop" local_control_plane_down; then
-        refuse 5 "$(local_control_plane_up) still running on $(hostname) ${TIMEOUT}s after its manifest left $MANIFESTS: the kubelet did not stop it (crictl ps; crictl stop <id>), then run stop again"
-    fi
-    echo "stop: etcd and kube-apiserver stopped on $(hostname); manifests held in $STATE_DIR/held"
+    echo "stop: etcd and kube-apiserver stopped on $(this_node); manifests held in $STATE_DIR/held"
 }
 
 # ---- restore ---------------------------------------------------------------------------------
@@ -181,7 +195,7 @@ choose_snapshot() {
         [[ -f $SNAPSHOT ]] || refuse 3 "snapshot $SNAPSHOT not found"
         return
     fi
-    [[ -d $BACKUP_DIR ]] || refuse 3 "backup directory $BACKUP_DIR not found (is the NFS share mounted on $(hostname)?)"
+    [[ -d $BACKUP_DIR ]] || refuse 3 "backup directory $BACKUP_DIR not found (is the NFS share mounted on $(this_node)?)"
     local newest
     # Newest first by the UTC stamp in the name, as the backup's retention orders them.
     newest=$(find "$BACKUP_DIR" -maxdepth 1 -type f -name 'etcd-snapshot-*.db' -printf '%f\n' | sort -r | head -n1)
@@ -291,7 +305,7 @@ cmd_restore() {
             refuse 5 "kube-apiserver's manifest is still in $MANIFESTS: run \`restore-control-plane.sh stop\` on every master first"
         local up
         up=$(local_control_plane_up)
-        [[ -z $up ]] || refuse 5 "$up still running on $(hostname) (on the old data directory): run \`restore-control-plane.sh stop\` first"
+        [[ -z $up ]] || refuse 5 "$up still running on $(this_node) (on the old data directory): run \`restore-control-plane.sh stop\` first"
         source="$STATE_DIR/held/etcd.yaml"
         [[ -r $source ]] || die "no etcd manifest held in $STATE_DIR/held: run stop on this master first (is it a control-plane node?)"
         [[ -r $STATE_DIR/held/kube-apiserver.yaml ]] || die "no kube-apiserver manifest held in $STATE_DIR/held: run stop on this master first"
@@ -345,7 +359,7 @@ cmd_restore() {
     wait_until "$TIMEOUT" "kube-apiserver /readyz on the restored etcd" apiserver_serving ||
         die "kube-apiserver is not ready within ${TIMEOUT}s on the restored etcd ($DATA_DIR, which stays in use): crictl ps -a --name kube-apiserver; crictl logs <id>; run restore again once fixed"
     record_data_dir
-    echo "restore: the control plane runs on $(hostname) from $SNAPSHOT, etcd data in $DATA_DIR (the old $OLD_DATA_DIR is kept); next, for each other master: forget here, reset-node.sh there, then join it again"
+    echo "restore: the control plane runs on $(this_node) from $SNAPSHOT, etcd data in $DATA_DIR (the old $OLD_DATA_DIR is kept); next, for each other master: forget here, reset-node.sh there, then join it again"
 }
 
 # ---- forget ----------------------------------------------------------------------------------

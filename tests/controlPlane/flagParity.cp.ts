@@ -19,7 +19,7 @@ import { parse } from "yaml";
 import { flagsArgs, flagsScriptBundle } from "../../components/clusterOps/flagParity";
 import { shippedScript } from "../../components/clusterOps/remote";
 import { declaredFlags, Topology } from "../../topology";
-import { ControlPlane } from "../helpers/controlPlane/controlPlane";
+import { ControlPlane, waitFor } from "../helpers/controlPlane/controlPlane";
 import { testTopology } from "./helpers/topology";
 
 type Json = Record<string, any>;
@@ -73,6 +73,14 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         assert.ok(p, `${pod} runs`);
         return { ...p, argv: processArgv(p.pid, pod) };
     };
+    /** The STAND-IN kubelet has replaced the apiserver process `pid` after a manifest change, and the new one is ready. */
+    async function restartedFrom(pid: number): Promise<void> {
+        await waitFor("the kubelet to restart kube-apiserver from its changed manifest", 120_000, async () => {
+            const p = cp!.first.kubelet.running("kube-apiserver");
+            return p && p.pid !== pid ? true : undefined;
+        });
+        await cp!.waitReady(cp!.first);
+    }
     /** What real kubeadm writes for the apiserver from kubeadm-config as it is now (its --dry-run). */
     async function kubeadmDryRunManifest(): Promise<string> {
         const c = cp!;
@@ -116,7 +124,8 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         assert.deepEqual(extraArgs(cc.apiServer), { ...extraArgs(original.apiServer), ...declared.apiServer }, "the declared flags added, authorization-mode kept");
         assert.equal(extraArgs(cc.apiServer)["shutdown-delay-duration"], "5s");
         assert.equal(extraArgs(cc.apiServer)["shutdown-send-retry-after"], "true");
-        assert.deepEqual(cc.apiServer.extraVolumes, declared.apiServerVolumes);
+        // (kubeadm leaves out readOnly: false when it stores a volume.)
+        assert.deepEqual(cc.apiServer.extraVolumes, declared.apiServerVolumes.map(({ readOnly, ...v }) => (readOnly ? { ...v, readOnly } : v)));
         assert.deepEqual(extraArgs(cc.etcd.local), { ...extraArgs(original.etcd.local), ...declared.etcd });
         assert.deepEqual(cc.networking, original.networking, "other fields kept");
 
@@ -148,7 +157,6 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
     });
 
     it("refuses, naming each, when the live manifest carries a flag and a volume kubeadm-config does not declare (kubeadm's --dry-run is the comparison); changes nothing", async () => {
-        const c = cp!;
         const clean = readFileSync(manifestFile(), "utf8");
         const edited = clean
             .replace("- --allow-privileged=true", "- --allow-privileged=true\n    - --profiling=false")
@@ -157,8 +165,7 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         assert.ok(edited.includes("--profiling=false") && edited.includes("name: hand-added"), "kubeadm's manifest has the lines the edit hooks on");
         const beforeEdit = running("kube-apiserver");
         writeFileSync(manifestFile(), edited); // an earlier hand or Terraform edit
-        await c.first.kubelet.waitRunning("kube-apiserver");
-        await c.waitReady(c.first);
+        await restartedFrom(beforeEdit.pid);
         const apiserver = running("kube-apiserver");
         assert.notEqual(apiserver.pid, beforeEdit.pid);
         assert.ok(apiserver.argv.includes("--profiling=false"), "the hand-edited apiserver runs");
@@ -180,8 +187,7 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
 
         // Once the edit is gone from the manifest, the same run goes through.
         writeFileSync(manifestFile(), clean);
-        await c.first.kubelet.waitRunning("kube-apiserver");
-        await c.waitReady(c.first);
+        await restartedFrom(apiserver.pid);
         const again = await runStep(changed, changed.create);
         assert.equal(again.code, 0, again.stdout + again.stderr);
         assert.ok(running("kube-apiserver").argv.includes("--shutdown-delay-duration=6s"));
