@@ -20,6 +20,8 @@ import { flagsArgs, flagsScriptBundle } from "../../components/clusterOps/flagPa
 import { shippedScript } from "../../components/clusterOps/remote";
 import { declaredFlags, Topology } from "../../topology";
 import { ControlPlane, waitFor } from "../helpers/controlPlane/controlPlane";
+import { pins } from "../../toolchain";
+import { registerNodes } from "../helpers/controlPlane/standIns";
 import { testTopology } from "./helpers/topology";
 
 type Json = Record<string, any>;
@@ -81,8 +83,8 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         });
         await cp!.waitReady(cp!.first);
     }
-    /** What real kubeadm writes for the apiserver from kubeadm-config as it is now (its --dry-run). */
-    async function kubeadmDryRunManifest(): Promise<string> {
+    /** What real kubeadm writes for a component from kubeadm-config as it is now (its --dry-run). */
+    async function kubeadmDryRunManifest(component: "apiserver" | "etcd" = "apiserver"): Promise<string> {
         const c = cp!;
         const { cc } = await kubeadmConfig();
         const dir = path.join(c.first.host.dir, `dry-run-${Date.now()}`);
@@ -90,8 +92,9 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         const init = { apiVersion: cc.apiVersion, kind: "InitConfiguration", localAPIEndpoint: { advertiseAddress: c.first.ip, bindPort: 6443 }, nodeRegistration: { name: c.first.name } };
         const config = path.join(dir, "kubeadm.yaml");
         writeFileSync(config, `${JSON.stringify(init)}\n---\n${JSON.stringify(cc)}\n`);
-        await c.kubeadmOk(c.first, ["init", "phase", "control-plane", "apiserver", "--config", config, "--dry-run"], { env: { KUBEADM_INIT_DRYRUN_DIR: dir } });
-        return readFileSync(path.join(dir, "kube-apiserver.yaml"), "utf8");
+        const phase = component === "apiserver" ? ["control-plane", "apiserver"] : ["etcd", "local"];
+        await c.kubeadmOk(c.first, ["init", "phase", ...phase, "--config", config, "--dry-run"], { env: { KUBEADM_INIT_DRYRUN_DIR: dir } });
+        return readFileSync(path.join(dir, component === "apiserver" ? "kube-apiserver.yaml" : "etcd.yaml"), "utf8");
     }
 
     before(async () => {
@@ -129,7 +132,8 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         assert.deepEqual(extraArgs(cc.etcd.local), { ...extraArgs(original.etcd.local), ...declared.etcd });
         assert.deepEqual(cc.networking, original.networking, "other fields kept");
 
-        assert.equal(readFileSync(manifestFile(), "utf8"), await kubeadmDryRunManifest(), "the live manifest is exactly what kubeadm writes from kubeadm-config, so kubeadm upgrade keeps it");
+        assert.equal(readFileSync(manifestFile(), "utf8"), await kubeadmDryRunManifest(), "the live apiserver manifest is exactly what kubeadm writes from kubeadm-config");
+        assert.equal(readFileSync(path.join(c.first.host.kubernetesDir, "manifests", "etcd.yaml"), "utf8"), await kubeadmDryRunManifest("etcd"), "and the etcd manifest (kubeadm upgrade writes etcd's with the same function)");
 
         const now = { apiserver: running("kube-apiserver"), etcd: running("etcd") };
         assert.equal(now.apiserver.restarts, before.apiserver.restarts + 1, "the apiserver restarted once");
@@ -154,6 +158,28 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         assert.equal((await kubeadmConfig()).resourceVersion, resourceVersion);
         assert.equal(readFileSync(manifestFile(), "utf8"), manifest);
         assert.deepEqual([running("kube-apiserver").pid, running("etcd").pid], pids);
+    });
+
+    it("kubeadm upgrade keeps them: real `kubeadm upgrade node phase control-plane --dry-run` writes the apiserver manifest that runs (STAND-INS: the Node and the apiserver's mirror pod a kubelet would have registered)", async () => {
+        const c = cp!;
+        await registerNodes(c, [{ name: c.first.name, ip: c.first.ip, controlPlane: true }], pins.kubernetes);
+        // What kubeadm init's kubelet-start leaves on the Node, and the mirror pod upgrade reads the node's API endpoint from.
+        await c.kubectlOk(["annotate", "--overwrite", "node", c.first.name, "kubeadm.alpha.kubernetes.io/cri-socket=unix:///var/run/containerd/containerd.sock"]);
+        const mirror = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: `kube-apiserver-${c.first.name}`, namespace: "kube-system", labels: { component: "kube-apiserver", tier: "control-plane" }, annotations: { "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": `${c.first.ip}:6443` } },
+            spec: { nodeName: c.first.name, containers: [{ name: "kube-apiserver", image: `registry.k8s.io/kube-apiserver:v${pins.kubernetes}` }] },
+        };
+        await c.kubectlOk(["apply", "-f", "-"], { input: JSON.stringify(mirror) });
+        const out = await c.kubeadmOk(c.first, ["upgrade", "node", "phase", "control-plane", "--dry-run"]);
+        const lines = out.split("\n");
+        const start = lines.findIndex((l) => l.includes('Would write file "/etc/kubernetes/manifests/kube-apiserver.yaml" with content:'));
+        assert.ok(start >= 0, out);
+        const end = lines.findIndex((l, i) => i > start && !l.startsWith("\t"));
+        const upgraded = lines.slice(start + 1, end < 0 ? undefined : end).map((l) => l.slice(1)).join("\n");
+        assert.equal(upgraded.trim(), readFileSync(manifestFile(), "utf8").trim(), "kubeadm upgrade would write the manifest that runs: the flags stay");
+        assert.match(upgraded, /--shutdown-delay-duration=5s/);
     });
 
     it("refuses, naming each, when the live manifest carries a flag and a volume kubeadm-config does not declare (kubeadm's --dry-run is the comparison); changes nothing", async () => {
