@@ -5,12 +5,14 @@
  * the real ones: kubeadm-config patched and uploaded with `kubeadm init phase upload-config`, the
  * manifests regenerated with `kubeadm init phase etcd local` / `control-plane apiserver`, the
  * refusal when the live manifest carries what kubeadm-config does not declare (kubeadm's own
- * --dry-run output is the comparison), and the delete (revert).
+ * --dry-run output is the comparison), the delete (revert), and real `kubeadm upgrade node phase
+ * control-plane --dry-run` writing the manifest that runs (so an upgrade keeps the flags).
  * The lab's flags, with two edits: no OIDC (the apiserver would reach for the lab's issuer
  * outside the test network) and the audit log under /var/lib (the test hosts overlay /etc and
  * /var/lib, not the machine's /var/log). The audit policy file is put where the stack's
  * AuditPolicyFile copy leaves it.
- * STAND-INS: the kubelet (it restarts a static pod whose manifest changed) and sudo.
+ * STAND-INS: the kubelet (it restarts a static pod whose manifest changed; for the upgrade, the
+ * Node and mirror pod it would register) and sudo.
  */
 import { strict as assert } from "assert";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
@@ -168,7 +170,7 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         const mirror = {
             apiVersion: "v1",
             kind: "Pod",
-            metadata: { name: `kube-apiserver-${c.first.name}`, namespace: "kube-system", labels: { component: "kube-apiserver", tier: "control-plane" }, annotations: { "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": `${c.first.ip}:6443` } },
+            metadata: { name: `kube-apiserver-${c.first.name}`, namespace: "kube-system", labels: { component: "kube-apiserver", tier: "control-plane" }, annotations: { "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint": `${c.first.ip}:6443`, "kubernetes.io/config.mirror": "stand-in", "kubernetes.io/config.source": "file" } },
             spec: { nodeName: c.first.name, containers: [{ name: "kube-apiserver", image: `registry.k8s.io/kube-apiserver:v${pins.kubernetes}` }] },
         };
         await c.kubectlOk(["apply", "-f", "-"], { input: JSON.stringify(mirror) });
@@ -176,8 +178,9 @@ describe("phase 1.5 for real: control-plane-flags.sh as FlagParity ships it, wit
         const lines = out.split("\n");
         const start = lines.findIndex((l) => l.includes('Would write file "/etc/kubernetes/manifests/kube-apiserver.yaml" with content:'));
         assert.ok(start >= 0, out);
-        const end = lines.findIndex((l, i) => i > start && !l.startsWith("\t"));
-        const upgraded = lines.slice(start + 1, end < 0 ? undefined : end).map((l) => l.slice(1)).join("\n");
+        // The file's text follows its header line, up to kubeadm's next bracketed message.
+        const end = lines.findIndex((l, i) => i > start && /^\[[a-z/-]+\] /.test(l));
+        const upgraded = lines.slice(start + 1, end < 0 ? undefined : end).join("\n");
         assert.equal(upgraded.trim(), readFileSync(manifestFile(), "utf8").trim(), "kubeadm upgrade would write the manifest that runs: the flags stay");
         assert.match(upgraded, /--shutdown-delay-duration=5s/);
     });
