@@ -72,6 +72,8 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "tests/loadBalancer/program.test.ts",
         "tests/loadBalancer/haproxyReconcile.test.ts",
         "tests/controlPlane/joinAndCutover.cp.ts",
+        // A restored master's peers are reset and rejoined with this phase's scripts.
+        "tests/controlPlane/restore.cp.ts",
         "tests/policies/ramHeadroom.spec.test.ts",
         "tests/policies/sizing.spec.test.ts",
         "tests/policies/spread.spec.test.ts",
@@ -129,6 +131,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/clusterOps/controlPlaneFlags.test.ts",
             "tests/kubeadm/patchClusterConfig.test.ts",
             "tests/controlPlane/joinAndCutover.cp.ts",
+            "tests/controlPlane/flagParity.cp.ts",
         ],
     },
     { id: "2", ...NEW_MASTERS },
@@ -147,6 +150,8 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p4-5-etcd-maintenance.ts",
         components: ["components/clusterOps/etcdMaintenance.ts"],
         scripts: ["cluster/etcd-backup-store.sh"],
+        // The way back from the backups this phase stores (docs/runbook-restore-etcd.md).
+        byHand: ["etcd/restore-control-plane.sh"],
         tests: [
             "tests/clusterOps/program.test.ts",
             "tests/clusterOps/manifests.test.ts",
@@ -154,6 +159,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/clusterOps/etcdRealSizes.test.ts",
             "tests/policies/clusterOps.spec.test.ts",
             "tests/controlPlane/engine.cp.ts",
+            "tests/controlPlane/restore.cp.ts",
         ],
     },
     {
@@ -182,6 +188,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/clusterOps/lbPoolCheck.test.ts",
             "tests/clusterOps/controlPlaneFlags.test.ts",
             "tests/clusterOps/kubeconfigServer.test.ts",
+            "tests/controlPlane/flagParity.cp.ts",
         ],
     },
     {
@@ -225,6 +232,8 @@ export const SHARED = {
         "tests/scripts/shellcheck.test.ts",
         "tests/scripts/shippedPath.test.ts",
         "tests/kubeadm/shellcheck.test.ts",
+        // Every runbook's calls against the usage of the scripts they name.
+        "tests/docs/runbooks.test.ts",
     ],
 } as const;
 
