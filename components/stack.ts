@@ -8,7 +8,7 @@ import {
     plannedNewMasters,
     Topology,
 } from "../topology";
-import type { ExternalConsumerOutput, MasterSpec } from "../topology";
+import type { ExternalConsumerOutput } from "../topology";
 import { CapacityGate } from "./capacityGate";
 import { ControlPlanePlacement } from "./controlPlanePlacement";
 import { cutoverPhase, etcdMaintenancePhase, flagParityPhase, kuredGatePhase, upgradeChainPhase, verificationPhase } from "./clusterOps";
@@ -17,32 +17,10 @@ import { addPoolMember, loadBalancerPhase } from "./loadBalancer";
 import { MasterVm } from "./masterVm";
 import { Phase } from "./phase";
 import { StackSecrets } from "./stackConfig";
+import type { StackContext } from "./stackContext";
 
-/** What the phases build on: the validated topology, the secrets and shared providers. */
-export interface StackContext {
-    readonly topology: Topology;
-    readonly secrets: StackSecrets;
-    /** Created on first use, so phases without Proxmox resources register no provider. */
-    proxmoxProvider(): proxmoxve.Provider;
-    readonly masterVms: Map<string, MasterVm>;
-    /** The last step of the most recent master; the next master starts after it. */
-    lastMasterStep?: pulumi.Resource;
-    /** Phase 0's retrofit of the existing master; every join waits for it. */
-    retrofit?: pulumi.Resource;
-    /** Each new master's post-join gate, by master name; its LB pool entry waits for it. */
-    readonly masterGates: Map<string, pulumi.Resource>;
-    /**
-     * Steps a new master needs after its VM is up and before its join: call each with the master,
-     * its phase and the VM, and make the join wait for what they return. Phase 1.5 adds the audit
-     * policy copy (with audit flags in the ClusterConfiguration, a joining apiserver does not
-     * start without the file).
-     */
-    readonly beforeJoin: BeforeJoinStep[];
-    /** Set by phase 4: kubeconfigs and CI files outside the stack, still to be flipped by hand. */
-    externalConsumers?: ExternalConsumerOutput[];
-}
-
-export type BeforeJoinStep = (master: MasterSpec, phase: Phase, dependsOn: readonly pulumi.Resource[]) => pulumi.Resource[];
+// The phases import the context from its own module; the names stay exported here too.
+export type { BeforeJoinStep, StackContext } from "./stackContext";
 
 function newStackContext(topology: Topology, secrets: StackSecrets): StackContext {
     let provider: proxmoxve.Provider | undefined;

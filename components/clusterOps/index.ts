@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { directServerUrl, externalConsumersOutput, kubeletCutoverNodes, MasterSpec, vipServerUrl } from "../../topology";
 import type { Phase } from "../phase";
-import type { StackContext } from "../stack";
+import type { StackContext } from "../stackContext";
 import { AuditPolicyFile } from "./auditPolicy";
 import { ConfigMapCutover, KubeletCutover } from "./cutover";
 import { EtcdMaintenance } from "./etcdMaintenance";

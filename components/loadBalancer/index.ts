@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { MasterSpec } from "../../topology";
 import type { Phase } from "../phase";
-import type { StackContext } from "../stack";
+import type { StackContext } from "../stackContext";
 import { ApiserverDnsRecord } from "./dnsRecord";
 import { ApiserverLoadBalancer } from "./apiserverLoadBalancer";
 import { ApiserverPoolMember } from "./poolMember";

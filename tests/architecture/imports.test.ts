@@ -34,6 +34,9 @@ const LAYERS: readonly LayerRule[] = [
     { layer: "tools", forbidden: ["tests", "bench"] },
 ];
 
+/** The rules every other module builds on; they take the shapes of topology/types.ts and nothing else. */
+const TOPOLOGY_RULES = ["topology/quorum.ts", "topology/capacity.ts", "topology/ip.ts", "topology/phaseOrder.ts", "topology/phases.ts"];
+
 /** Node modules topology/ may use: hashing is computation (mac.ts derives MACs), not I/O. */
 const TOPOLOGY_ALLOWED_BUILTINS = ["crypto"];
 
@@ -148,6 +151,15 @@ describe("import graph of this project", () => {
 
     it("has no import up a layer", () => {
         assert.deepEqual(layerViolations(graph, LAYERS), []);
+    });
+
+    it("topology/types.ts imports nothing, and the rules (quorum, capacity, IP, phase order) import only types", () => {
+        assert.deepEqual(graph.get("topology/types.ts"), []);
+        for (const rule of TOPOLOGY_RULES) {
+            assert.ok(graph.has(rule), `${rule} is gone: update TOPOLOGY_RULES`);
+            const imports = graph.get(rule)!.filter((e) => e.target !== undefined && e.target !== "topology/types.ts");
+            assert.deepEqual(imports.map((e) => `${rule}:${e.line} imports ${e.target}`), []);
+        }
     });
 
     it("topology/ imports no node built-in that does I/O and touches neither the file system's paths nor the process", () => {

@@ -3,6 +3,7 @@ import { existsSync } from "fs";
 import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, isMaster, Json, nodesFixture, readyOf } from "./helpers/fakeCluster";
+import { readProjectFile } from "../../components/projectFiles";
 
 /**
  * scripts/cluster/quorum-gate.sh (phases 5 and 7) and kured-sentinel-gate.sh against a
@@ -10,7 +11,7 @@ import { FakeCluster, isMaster, Json, nodesFixture, readyOf } from "./helpers/fa
  * etcdctl are stubs because no apiserver or kubeadm etcd can run here. The figures come from
  * the topology through quorumOf, as the program passes them.
  */
-const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const LAB = controlPlaneGateFigures(lab.masters);
 const FIXTURES = ["all-ready", "master-notready", "master-cordoned", "even-count"] as const;
 

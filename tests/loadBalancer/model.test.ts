@@ -18,10 +18,11 @@ import {
     Topology,
 } from "../../topology";
 import { labConfig } from "../helpers/program";
+import { readProjectFile } from "../../components/projectFiles";
 
 const lab = (edit?: (raw: Record<string, any>) => void): Topology => {
     const stack = labConfig("1", edit as never);
-    return loadTopology(stack.raw, { project: stack.project, stack: stack.stack });
+    return loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile });
 };
 const issuesOf = (edit: (raw: Record<string, any>) => void): string => {
     try {
