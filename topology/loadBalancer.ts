@@ -389,7 +389,8 @@ export function pfsenseMemberState(pool: ApiserverPool, server: PoolServer, opti
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shipping a payload with a script on stdin
+// The payload a script is shipped with on stdin, read back (components/shipping/payloads.ts
+// writes it: phpWithState, bashWithPayload)
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -398,10 +399,6 @@ export function pfsenseMemberState(pool: ApiserverPool, server: PoolServer, opti
  * diff). A JSON line never starts with the bare word that closes the nowdoc.
  */
 export const PHP_STATE_CONSTANT = "HA_CONTROL_PLANE_STATE_JSON";
-export function phpWithState(script: string, state: unknown): string {
-    const json = JSON.stringify(state, null, 2);
-    return `<?php\nconst ${PHP_STATE_CONSTANT} = <<<'${PHP_STATE_CONSTANT}'\n${json}\n${PHP_STATE_CONSTANT};\n?>\n${script}`;
-}
 
 /** Reads the state back out of a shipped script (for policies and tests). */
 export function readPhpState(stdin: string): unknown {
@@ -411,10 +408,6 @@ export function readPhpState(stdin: string): unknown {
 
 /** The bash counterpart: a quoted heredoc assigned to HA_PAYLOAD before the script. */
 export const BASH_PAYLOAD_DELIMITER = "HA_CONTROL_PLANE_PAYLOAD";
-export function bashWithPayload(script: string, payload: string): string {
-    if (payload.split("\n").includes(BASH_PAYLOAD_DELIMITER)) throw new Error(`payload contains the line ${BASH_PAYLOAD_DELIMITER}`);
-    return `HA_PAYLOAD=$(cat <<'${BASH_PAYLOAD_DELIMITER}'\n${payload.replace(/\n$/, "")}\n${BASH_PAYLOAD_DELIMITER}\n)\n${script}`;
-}
 
 /** Reads the payload back out of a script shipped with bashWithPayload (for policies and tests). */
 export function readBashPayload(stdin: string): string | undefined {

@@ -7,12 +7,11 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     apiserverPool,
     ApiserverPool,
-    bashWithPayload,
-    phpWithState,
     poolServer,
     PoolServer,
     Topology,
 } from "../../topology";
+import { bashWithPayload, phpWithState } from "../shipping/payloads";
 import { childOf } from "../childOptions";
 import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";

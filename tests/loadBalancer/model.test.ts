@@ -1,7 +1,6 @@
 import { strict as assert } from "assert";
 import {
     apiserverPool,
-    bashWithPayload,
     BASH_PAYLOAD_DELIMITER,
     ConfigError,
     DEFAULT_HEALTH_CHECK_TIMINGS,
@@ -10,13 +9,13 @@ import {
     loadTopology,
     pfsenseLoadBalancerState,
     pfsenseMemberState,
-    phpWithState,
     poolServer,
     readPhpState,
     renderHaproxyFragment,
     renderHaproxyServerLine,
     Topology,
 } from "../../topology";
+import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 import { labConfig } from "../helpers/program";
 import { readProjectFile } from "../../components/projectFiles";
 
