@@ -4,8 +4,8 @@
  * (tests/architecture/imports.test.ts holds them to that):
  *   types.ts           every shape more than one module passes on; imports nothing
  *   rules              quorum, capacity, ip, phaseOrder, phases (import only types); kubeadm and
- *                      facts (formats the program and scripts share), errors, secrets, mac,
- *                      cloudinit; plan, failureDomains, unblock (built on the rules above)
+ *                      facts (formats the program and scripts share), kubernetesNames, errors,
+ *                      secrets, mac, cloudinit; plan, failureDomains, unblock (built on the above)
  *   config/<key>.ts    one per Pulumi.yaml key: its defaults and its reader (config/reader.ts,
  *                      config/fields.ts: how values are read and checked)
  *   models             loadBalancer (the pool, its renderings, reading them back), clusterOps
@@ -45,6 +45,7 @@ export * from "./phases";
 export * from "./quorum";
 export * from "./plan";
 export * from "./kubeadm";
+export * from "./kubernetesNames";
 export * from "./loadBalancer";
 export * from "./phaseOrder";
 export * from "./secrets";

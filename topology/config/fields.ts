@@ -1,14 +1,14 @@
 /** Field checks the cluster-wide phases' keys share: Kubernetes names, paths, images, schedules. */
+import { isKubernetesName, KUBERNETES_NAME_MAX_LENGTH } from "../kubernetesNames";
 import { ConfigObject, Reader } from "./reader";
 
-const K8S_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CRON = /^(\S+\s+){4}\S+$/;
 const IMAGE = /^[a-z0-9][a-z0-9._\-/:@]*$/;
 const ABSOLUTE_PATH = /^\/[^\s'"\\]*$/;
 
 export function k8sName(r: Reader, obj: ConfigObject, field: string, key: string, fallback: string): string {
     const value = r.string(obj, field, key, fallback);
-    if (value && (!K8S_NAME.test(value) || value.length > 63)) r.fail(key, value, "must be a Kubernetes name (lowercase letters, digits, hyphens; at most 63)");
+    if (value && !isKubernetesName(value)) r.fail(key, value, `must be a Kubernetes name (lowercase letters, digits, hyphens; at most ${KUBERNETES_NAME_MAX_LENGTH})`);
     return value;
 }
 
