@@ -4,7 +4,20 @@ import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, Proxmox
 import { childOf } from "./childOptions";
 import { rerunOnUpdate } from "./commandLifecycle";
 import { scriptText } from "./scriptFile";
+import type { ShippedCommand } from "./shipped";
 import { sshConnection } from "./sshConnection";
+
+/** The capacity check on a Proxmox node (see scripts/proxmox/capacity-check.sh). */
+export function capacityCheckCommand(facts: NodeCapacityFacts, planned: readonly (PlannedVm & { readonly vmId: number })[]): ShippedCommand {
+    const cmdArgs = [
+        `--node ${facts.node}`,
+        `--physical-gib ${facts.physicalGiB}`,
+        `--committed-gib ${facts.committedGiB}`,
+        `--reserve-gib ${facts.hostReserveGiB}`,
+        `--planned ${planned.map((vm) => `${vm.vmId}:${vm.memoryGiB}`).join(",")}`,
+    ].join(" ");
+    return { create: `bash -s -- ${cmdArgs}`, stdin: scriptText("proxmox/capacity-check.sh") };
+}
 
 export interface CapacityGateArgs {
     readonly node: ProxmoxNode;
@@ -26,22 +39,13 @@ export class CapacityGate extends pulumi.ComponentResource {
 
     constructor(name: string, args: CapacityGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.capacityGate, name, {}, opts);
-        const planned = args.planned.map((vm) => `${vm.vmId}:${vm.memoryGiB}`).join(",");
-        const cmdArgs = [
-            `--node ${args.facts.node}`,
-            `--physical-gib ${args.facts.physicalGiB}`,
-            `--committed-gib ${args.facts.committedGiB}`,
-            `--reserve-gib ${args.facts.hostReserveGiB}`,
-            `--planned ${planned}`,
-        ].join(" ");
+        const step = capacityCheckCommand(args.facts, args.planned);
         this.check = new command.remote.Command(
             `${name}-check`,
             {
                 connection: sshConnection(args.node.address, args.sshUser, args.sshPrivateKey),
-                create: `bash -s -- ${cmdArgs}`,
                 // A check: an update re-runs it; new figures replace it (triggers).
-                ...rerunOnUpdate(`bash -s -- ${cmdArgs}`),
-                stdin: scriptText("proxmox/capacity-check.sh"),
+                ...rerunOnUpdate(step),
                 triggers: [capacityTrigger(args.facts)],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },

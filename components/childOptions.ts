@@ -1,10 +1,25 @@
 import * as pulumi from "@pulumi/pulumi";
 
 /**
- * Options for a component's child. Pulumi does not pass a component's dependsOn on to its
- * children, so a component that must wait (for an earlier phase, a gate) forwards it here;
- * otherwise the engine would start the children before what the component waits for.
+ * The one way to build a child's options: parented to `parent`, waiting for what the parent
+ * waits for and then for `after` (earlier steps of the same component, a gate), with `extra`
+ * (provider, deleteBeforeReplace, additionalSecretOutputs, ...) on top. Pulumi does not pass a
+ * component's dependsOn on to its children, so without this the engine would start them before
+ * what the component waits for. Order matters twice: create runs in this order, destroy (the
+ * rollback) in reverse. Phase.childOptions uses it for a phase's own children.
  */
-export function childOf(parent: pulumi.Resource, opts: pulumi.ComponentResourceOptions | undefined, extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions {
-    return { ...extra, parent, ...(opts?.dependsOn ? { dependsOn: opts.dependsOn } : {}) };
+export function childOf(
+    parent: pulumi.Resource,
+    opts: pulumi.ComponentResourceOptions | undefined,
+    after: readonly pulumi.Resource[] = [],
+    extra: pulumi.CustomResourceOptions = {},
+): pulumi.CustomResourceOptions {
+    const inherited = opts?.dependsOn;
+    if (after.length === 0) return { ...extra, parent, ...(inherited ? { dependsOn: inherited } : {}) };
+    let list: pulumi.Input<pulumi.Resource>[];
+    if (inherited === undefined) list = [];
+    else if (Array.isArray(inherited)) list = inherited;
+    else if (pulumi.Resource.isInstance(inherited)) list = [inherited];
+    else throw new Error(`${parent.constructor.name}: a component that orders its children expects dependsOn as a resource or a list of resources`);
+    return { ...extra, parent, dependsOn: [...list, ...after] };
 }

@@ -36,7 +36,7 @@ export class MasterVm extends pulumi.ComponentResource {
         const { topology, placement } = args;
         const { master } = placement;
         const { proxmox, cluster } = topology;
-        const childOpts = childOf(this, opts, { provider: args.provider });
+        const childOpts = childOf(this, opts, [], { provider: args.provider });
         this.ip = master.ip;
         this.hostname = master.name;
 

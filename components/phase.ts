@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, PhaseId } from "../topology";
+import { childOf } from "./childOptions";
 
 export interface PhaseArgs {
     /** The id from the phase table (ARCHITECTURE.md), e.g. "1.5". */
@@ -37,9 +38,13 @@ export class Phase extends pulumi.ComponentResource {
         return this.previous?.barrier() ?? [];
     }
 
-    /** Options for a resource of this phase: parented here, ordered after the earlier phases. */
-    childOptions(extraDependsOn: pulumi.Resource[] = []): pulumi.CustomResourceOptions {
+    /**
+     * Options for a resource of this phase: parented here, ordered after the earlier phases (the
+     * phase waits for them as a component does) and then after `after`. Marks the phase as one
+     * later phases can wait for.
+     */
+    childOptions(after: readonly pulumi.Resource[] = []): pulumi.CustomResourceOptions {
         this.hasResources = true;
-        return { parent: this, dependsOn: [...(this.previous?.barrier() ?? []), ...extraDependsOn] };
+        return childOf(this, { dependsOn: this.previous?.barrier() ?? [] }, after);
     }
 }

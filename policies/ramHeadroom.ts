@@ -19,7 +19,8 @@ export const ramHeadroom: StackValidationPolicy = {
         const facts = capacityFacts(args.resources);
         const nodes = [...new Set(vms.map((vm) => vm.node))];
         for (const node of nodes) {
-            const onNode = vms.filter((vm) => vm.node === node);
+            // In join order (each new master is etcd member N), so the first overflow is the first phase refused.
+            const onNode = vms.filter((vm) => vm.node === node).sort((a, b) => (a.member?.member ?? 0) - (b.member?.member ?? 0));
             const nodeFacts = facts.get(node);
             if (!nodeFacts) {
                 reportViolation(
@@ -29,8 +30,14 @@ export const ramHeadroom: StackValidationPolicy = {
                 );
                 continue;
             }
-            const row = capacityRow(nodeFacts, onNode.map((vm) => ({ name: vm.name, memoryGiB: vm.memoryGiB })));
-            if (!row.fits) reportViolation(describeCapacity(row), onNode[onNode.length - 1].resource.urn);
+            const planned = onNode.map((vm) => ({ name: vm.name, memoryGiB: vm.memoryGiB }));
+            const row = capacityRow(nodeFacts, planned);
+            if (!row.fits) {
+                // Named at the first VM (in phase order) that no longer fits: that phase's `up` is
+                // the one the operator meets the refusal at, so the plan shows it there.
+                const firstOverflow = planned.findIndex((_, i) => !capacityRow(nodeFacts, planned.slice(0, i + 1)).fits);
+                reportViolation(describeCapacity(row), onNode[Math.max(firstOverflow, 0)].resource.urn);
+            }
         }
     },
 };

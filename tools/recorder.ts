@@ -4,12 +4,22 @@
  * secret. Shared by the offline plan and the program tests. Secret values are never recorded.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { setAllConfig } from "@pulumi/pulumi/runtime/config";
-import { MockMonitor, MockResourceArgs, MockResourceResult, Mocks } from "@pulumi/pulumi/runtime/mocks";
-import { specialResourceSig, specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import * as pulumiSettings from "@pulumi/pulumi/runtime/settings";
-import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
-import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import {
+    installMockMonitor,
+    MockMonitor,
+    MonitorCallback,
+    RegisterResourceOutputsRequest,
+    RegisterResourceRequest,
+    replaceMockUrnScheme,
+    runInStack,
+    setProgramConfig,
+    specialResourceSig,
+    specialSecretSig,
+    specialSigKey,
+    unknownValue,
+    waitForRegistrations,
+    withFreshRuntimeState,
+} from "./sdkInternals";
 import { stubOutputs } from "./stubs";
 
 /** Stands in for a secret input in a recording; prints as [secret]. */
@@ -75,27 +85,6 @@ export function decodeWire(value: unknown, revealSecrets = false): RecordedValue
     return String(value);
 }
 
-/** The part of the SDK's RegisterResourceRequest the recorder reads. */
-interface RegisterOutputsRequest {
-    getUrn(): string;
-    getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
-}
-
-interface RegisterRequest {
-    getType(): string;
-    getName(): string;
-    getParent(): string;
-    getCustom(): boolean;
-    getProvider(): string;
-    getProtect(): boolean;
-    getIgnorechangesList(): string[];
-    getDeletebeforereplace(): boolean;
-    getAdditionalsecretoutputsList(): string[];
-    getDependenciesList(): string[];
-    getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
-    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
-}
-
 export class RecordingMonitor extends MockMonitor {
     readonly recorded: RecordedResource[] = [];
     /** Tests only: record secret inputs in clear. The plan never sets it. */
@@ -111,21 +100,20 @@ export class RecordingMonitor extends MockMonitor {
     static engineUrn(parent: string, type: string, name: string): string {
         const parentType = parent ? parent.split("::")[2] : "";
         const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
-        return `urn:pulumi:${pulumiSettings.getStack()}::${pulumiSettings.getProject()}::${qualified}::${name}`;
+        return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${qualified}::${name}`;
     }
 
-    constructor(mocks: Mocks) {
+    constructor(mocks: pulumi.runtime.Mocks) {
         super(mocks);
-        // MockMonitor.newUrn is private in the SDK's types: replaced on the instance (SDK internal).
-        (this as unknown as { newUrn: typeof RecordingMonitor.engineUrn }).newUrn = RecordingMonitor.engineUrn;
+        replaceMockUrnScheme(this, RecordingMonitor.engineUrn);
     }
 
-    override registerResourceOutputs(req: RegisterOutputsRequest, callback: (err: unknown, response: unknown) => void): void {
+    override registerResourceOutputs(req: RegisterResourceOutputsRequest, callback: MonitorCallback): void {
         this.registeredOutputs.set(req.getUrn(), decodeWire(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, RecordedValue>);
         super.registerResourceOutputs(req, callback);
     }
 
-    override async registerResource(req: RegisterRequest, callback: (err: unknown, response: unknown) => void): Promise<void> {
+    override async registerResource(req: RegisterResourceRequest, callback: MonitorCallback): Promise<void> {
         const propertyDependencies: Record<string, string[]> = {};
         req.getPropertydependenciesMap().forEach((deps, key) => {
             propertyDependencies[key] = deps.getUrnsList();
@@ -160,8 +148,8 @@ export class RecordingMonitor extends MockMonitor {
 }
 
 /** Mock provider behaviour: echo inputs as state, plus realistic stand-ins for computed values. */
-const mocks: Mocks = {
-    newResource(args: MockResourceArgs): MockResourceResult {
+const mocks: pulumi.runtime.Mocks = {
+    newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
         const { id, extra } = stubOutputs(args.type, args.name, args.inputs as Record<string, unknown>);
         return { id, state: { ...args.inputs, ...extra } };
     },
@@ -169,20 +157,6 @@ const mocks: Mocks = {
         return args.inputs;
     },
 };
-
-interface StateModule {
-    withLocalStorage<T>(callback: () => T): T;
-}
-interface SettingsModule {
-    waitForRPCs(): Promise<void>;
-}
-// Internal to the SDK (what the automation API uses): a fresh runtime store per run, so several
-// programs can run in one process (one per target phase in the tests and the benchmark).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const state = require("@pulumi/pulumi/runtime/state") as StateModule;
-// Also internal: resolves once every registration RPC has been answered.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const settings = require("@pulumi/pulumi/runtime/settings") as SettingsModule;
 
 export interface RunOptions {
     readonly project: string;
@@ -200,13 +174,15 @@ export interface RunOptions {
  * Throws what the program throws (a ConfigError for bad input, before any registration).
  */
 export function recordProgram(options: RunOptions): Promise<Recording> {
-    return state.withLocalStorage(async () => {
+    // A fresh runtime store per run, so several programs run in one process (one per target
+    // phase in the tests and the benchmark).
+    return withFreshRuntimeState(async () => {
         const monitor = new RecordingMonitor(mocks);
         monitor.revealSecrets = options.revealSecrets ?? false;
-        setMockOptions(monitor, options.project, options.stack, true);
-        setAllConfig(options.config, [...options.secretKeys]);
+        installMockMonitor(monitor, options.project, options.stack, true);
+        setProgramConfig(options.config, options.secretKeys);
         let failure: unknown;
-        const outputs = await runInPulumiStack(async () => {
+        const outputs = await runInStack(async () => {
             try {
                 return await Promise.resolve(options.program());
             } catch (err) {
@@ -214,7 +190,7 @@ export function recordProgram(options: RunOptions): Promise<Recording> {
                 return undefined;
             }
         });
-        await settings.waitForRPCs();
+        await waitForRegistrations();
         if (failure) throw failure;
         const resolved = await new Promise<Record<string, unknown>>((resolve) => {
             pulumi.output(outputs ?? {}).apply((value) => resolve(value as Record<string, unknown>));

@@ -1,7 +1,7 @@
 /** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
 import { isNoRerunUpdate } from "../components/commandLifecycle";
 import type { FailureDomain } from "../topology";
-import { CapacityEntry, PlannedResource, PlannedUnblock, PlannedViolation, PlanResult } from "./planModel";
+import { CapacityEntry, PHASE_TYPE, PlannedResource, PlannedUnblock, PlannedViolation, PlanResult } from "./planModel";
 import { RecordedValue } from "./recorder";
 
 const SHORT_TYPES: Record<string, string> = {
@@ -47,7 +47,7 @@ export function whereItRuns(r: PlannedResource): string {
     return "";
 }
 
-function describe(r: PlannedResource): string {
+function describe(r: PlannedResource, columns: number): string {
     if (r.type === "proxmoxve:index/vmLegacy:VmLegacy") {
         const ip = field(r.inputs, "initialization", "ipConfigs");
         const address = Array.isArray(ip) ? field((ip[0] ?? {}) as Record<string, RecordedValue>, "ipv4", "address") : undefined;
@@ -64,11 +64,101 @@ function describe(r: PlannedResource): string {
     }
     if (r.type === "command:remote:Command") {
         const create = field(r.inputs, "create");
-        const line = typeof create === "string" ? create.split("\n")[0].slice(0, 100) : String(create);
-        return `${line}\n      ${updateWords(r)}`;
+        return [...(typeof create === "string" ? wrapCommand(create, columns) : [String(create)]), updateWords(r)].join("\n");
     }
     if (r.type === "command:local:Command") return updateWords(r);
     return "";
+}
+
+/** The widest a plan line gets; longer text wraps at a word boundary and is never cut. */
+export const PLAN_COLUMNS = 100;
+
+/** Shell words of one command line: spaces inside quotes do not split (they are one argument). */
+function shellWords(line: string): string[] {
+    const words: string[] = [];
+    let current = "";
+    let quote: string | undefined;
+    for (const ch of line) {
+        if (quote) {
+            if (ch === quote) quote = undefined;
+        } else if (ch === "'" || ch === '"') quote = ch;
+        else if (ch === " ") {
+            if (current) words.push(current);
+            current = "";
+            continue;
+        }
+        current += ch;
+    }
+    if (current) words.push(current);
+    return words;
+}
+
+/** An option and its value stay on one line (`--endpoint 10.0.20.99:6443`), as an operator reads them. */
+function optionUnits(words: readonly string[], columns: number): string[] {
+    const units: string[] = [];
+    for (let i = 0; i < words.length; i++) {
+        const next = words[i + 1];
+        // A value too long for any line goes alone (it stays whole), its option before it.
+        if (words[i].startsWith("--") && next !== undefined && !next.startsWith("-") && words[i].length + 1 + next.length + 6 <= columns) {
+            units.push(`${words[i]} ${next}`);
+            i++;
+        } else units.push(words[i]);
+    }
+    return units;
+}
+
+/**
+ * A command line as an operator would paste it: wrapped between shell words with a trailing
+ * ` \`, never inside a quoted argument and never cut (a word longer than the width stays whole).
+ */
+export function wrapCommand(command: string, columns: number): string[] {
+    const out: string[] = [];
+    for (const line of command.split("\n")) {
+        let current = "";
+        for (const word of optionUnits(shellWords(line), columns)) {
+            if (current.trim() && current.length + 1 + word.length + 2 > columns) {
+                out.push(`${current} \\`);
+                current = `    ${word}`;
+            } else current = current ? `${current} ${word}` : word;
+        }
+        out.push(current);
+    }
+    return out;
+}
+
+/** Steps in the order registered, each with its depth under the phase (0: the phase's own child). */
+function stepTree(resources: readonly PlannedResource[]): { resource: PlannedResource; depth: number }[] {
+    const inPhase = new Set(resources.filter((r) => r.type !== PHASE_TYPE).map((r) => r.urn));
+    const children = new Map<string | undefined, PlannedResource[]>();
+    for (const r of resources) {
+        if (r.type === PHASE_TYPE) continue;
+        // The phase's own children, and providers (parented to the stack), are the tree's roots.
+        const parent = r.parent && inPhase.has(r.parent) ? r.parent : undefined;
+        children.set(parent, [...(children.get(parent) ?? []), r]);
+    }
+    const out: { resource: PlannedResource; depth: number }[] = [];
+    const walk = (parent: string | undefined, depth: number): void => {
+        for (const r of children.get(parent) ?? []) {
+            out.push({ resource: r, depth });
+            walk(r.urn, depth + 1);
+        }
+    };
+    walk(undefined, 0);
+    return out;
+}
+
+/** Prose wrapped at word boundaries under a first line's prefix, never cut. */
+export function wrapProse(first: string, text: string, indent: string, columns = PLAN_COLUMNS): string[] {
+    const out: string[] = [];
+    let current = first;
+    for (const word of text.split(" ")) {
+        if (current.trim() && current.length + 1 + word.length > columns && current !== first) {
+            out.push(current);
+            current = `${indent}${word}`;
+        } else current = current.endsWith(" ") || current === "" ? `${current}${word}` : `${current} ${word}`;
+    }
+    out.push(current);
+    return out;
 }
 
 /** What a changed input other than triggers (a rotated SSH key, a dial setting) does to a command. */
@@ -89,8 +179,19 @@ function updateWords(r: PlannedResource): string {
 
 /** One word for a capacity row: a node that gets no new VM is not this stack's to judge. */
 function verdictWord(c: CapacityEntry): string {
-    if (c.plannedGiB === 0) return "no new VMs";
+    if (c.plannedGiB === 0) return c.headroomGiB < 0 ? `IN RESERVE by ${-c.headroomGiB}` : "no new VMs";
     return c.fits ? "fits" : "BLOCKED";
+}
+
+/** Nodes already inside their host reserve before this stack adds anything: said at every phase. */
+function reserveWarnings(rows: readonly CapacityEntry[]): string[] {
+    return rows
+        .filter((c) => c.committedGiB > c.physicalGiB - c.hostReserveGiB)
+        .map(
+            (c) =>
+                `${c.node} is already ${c.committedGiB - (c.physicalGiB - c.hostReserveGiB)} GiB into its host reserve before this stack adds a VM ` +
+                `(${c.committedGiB} GiB committed against ${c.physicalGiB - c.hostReserveGiB} GiB usable): it can take no new master until memory is freed`,
+        );
 }
 
 function pad(cells: string[][]): string[] {
@@ -159,16 +260,23 @@ export function renderText(plan: PlanResult): string {
     for (const note of plan.notes) out.push(`  note: ${note}`);
     for (const phase of plan.phases) {
         out.push("", `Phase ${phase.id}: ${phase.title}`);
-        const shown = phase.resources.filter((r) => r.type !== "ha-control-plane:index:Phase");
-        if (shown.length === 0) out.push("  (nothing registered in this phase yet)");
-        for (const r of shown) {
+        const steps = stepTree(phase.resources);
+        if (steps.length === 0) out.push("  (nothing registered in this phase yet)");
+        for (const { resource: r, depth } of steps) {
+            const indent = "  ".repeat(depth + 1);
             const where = whereItRuns(r);
-            const what = describe(r);
-            out.push(`  + ${shortType(r.type)} ${r.name}${where ? ` ${where}` : ""}${what ? `\n      ${what}` : ""}`);
+            out.push(`${indent}+ ${shortType(r.type)} ${r.name}${where ? ` ${where}` : ""}`);
+            const what = describe(r, PLAN_COLUMNS - indent.length - 4);
+            if (what) out.push(...what.split("\n").map((l) => `${indent}    ${l}`));
         }
-        for (const v of verdictsOf(plan, phase.id)) out.push(`  ! ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
+        for (const v of verdictsOf(plan, phase.id)) out.push(...wrapProse(`  ! ${v.enforcementLevel.toUpperCase()} ${v.policy}: `, v.message, "      "));
     }
-    out.push("", "Proxmox capacity at the target phase (GiB)", ...capacityTable(plan.capacity).map((l) => `  ${l}`));
+    out.push(
+        "",
+        "Proxmox capacity at the target phase (GiB)",
+        ...capacityTable(plan.capacity).map((l) => `  ${l}`),
+        ...reserveWarnings(plan.capacity).flatMap((l) => wrapProse("  ! ", l, "      ")),
+    );
     out.push("", "Failure domains at the target phase (each Proxmox node: what losing it leaves of etcd)", ...failureDomainTable(plan.failureDomains).map((l) => `  ${l}`));
     if (plan.outlook) {
         const { spread } = plan.outlook;
@@ -176,16 +284,16 @@ export function renderText(plan: PlanResult): string {
             "",
             `Outlook: capacity once phase ${plan.outlook.throughPhase} has run, at today's figures (GiB)`,
             ...capacityTable(plan.outlook.capacity).map((l) => `  ${l}`),
-            ...plan.outlook.capacity.map((c) => `  ${c.fits ? "ok" : "BLOCKED"}: ${c.verdict}`),
+            ...plan.outlook.capacity.flatMap((c) => wrapProse(`  ${c.fits ? "ok" : "BLOCKED"}: `, c.verdict, "      ")),
             "",
             `Outlook: failure domains once phase ${plan.outlook.throughPhase} has run`,
             ...failureDomainTable(plan.outlook.failureDomains).map((l) => `  ${l}`),
-            ...(spread ? [`  ${spread.enforcementLevel.toUpperCase()} ${spread.policy} (at phase ${plan.outlook.throughPhase}): ${spread.message}`] : []),
+            ...(spread ? wrapProse(`  ${spread.enforcementLevel.toUpperCase()} ${spread.policy} (at phase ${plan.outlook.throughPhase}): `, spread.message, "      ") : []),
         );
     }
     if (plan.unblock.length) {
         out.push("", UNBLOCK_TITLE);
-        for (const group of unblockGroups(plan.unblock)) out.push(`  ${group.title}:`, ...group.options.map((o) => `    - ${o.summary}`));
+        for (const group of unblockGroups(plan.unblock)) out.push(`  ${group.title}:`, ...group.options.flatMap((o) => wrapProse("    - ", o.summary, "      ")));
     }
     out.push(
         "",
@@ -196,19 +304,43 @@ export function renderText(plan: PlanResult): string {
         ]).map((l) => `  ${l}`),
     );
     out.push("", `Policy verdicts: ${plan.policyNames.length} policies, config ${plan.policyConfigSource}`);
-    if (plan.violations.length === 0) out.push("  all policies pass");
-    for (const phase of plan.phases) out.push(`  phase ${phase.id}: ${countWords(verdictsOf(plan, phase.id))}${verdictsOf(plan, phase.id).length ? " (listed under the phase above)" : ""}`);
     const stackWide = verdictsOf(plan, undefined);
-    out.push(`  stack-wide: ${countWords(stackWide)}`);
-    for (const v of stackWide) out.push(`    ${v.enforcementLevel.toUpperCase()} ${v.policy}: ${v.message}`);
-    const mandatory = plan.violations.filter((v) => v.enforcementLevel === "mandatory").length;
-    out.push(
-        "",
-        plan.blocked
-            ? `Result: BLOCKED by ${mandatory} mandatory violation(s); pulumi up at phase ${plan.targetPhase} would be refused.`
-            : `Result: OK to run phase ${plan.targetPhase} (pulumi preview, then pulumi up).`,
-    );
+    out.push(`  ${passLine(plan)}`);
+    for (const phase of plan.phases) {
+        const vs = verdictsOf(plan, phase.id);
+        if (vs.length) out.push(`  phase ${phase.id}: ${countWords(vs)} (listed under the phase above)`);
+    }
+    if (stackWide.length) out.push(`  stack-wide: ${countWords(stackWide)}`);
+    for (const v of stackWide) out.push(...wrapProse(`    ${v.enforcementLevel.toUpperCase()} ${v.policy}: `, v.message, "      "));
+    out.push("", ...wrapProse("", resultLine(plan), "  "));
     return out.join("\n") + "\n";
+}
+
+/** Every phase (and the stack-wide checks) without a verdict, in one line. */
+function passLine(plan: PlanResult): string {
+    if (plan.violations.length === 0) return `all ${plan.policyNames.length} policies pass at every phase`;
+    const passing = [
+        ...plan.phases.filter((p) => verdictsOf(plan, p.id).length === 0).map((p) => p.id),
+        ...(verdictsOf(plan, undefined).length === 0 ? ["stack-wide"] : []),
+    ];
+    if (passing.length === 0) return "pass: none";
+    const words = passing.map((id) => (id === "stack-wide" ? id : `${id}`));
+    const list = words.length === 1 ? words[0] : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+    return `pass: ${passing[0] === "stack-wide" ? "" : "phases "}${list}`;
+}
+
+/** The verdict for the target phase, then what the outlook says about the phases still ahead. */
+function resultLine(plan: PlanResult): string {
+    const mandatory = plan.violations.filter((v) => v.enforcementLevel === "mandatory").length;
+    const now = plan.blocked
+        ? `Result: BLOCKED by ${mandatory} mandatory violation(s); pulumi up at phase ${plan.targetPhase} would be refused.`
+        : `Result: OK to run phase ${plan.targetPhase} (pulumi preview, then pulumi up).`;
+    const ahead = plan.outlook?.capacity.filter((c) => !c.fits) ?? [];
+    if (!plan.outlook || plan.outlook.throughPhase === plan.targetPhase || ahead.length === 0) {
+        return plan.outlook && plan.outlook.throughPhase !== plan.targetPhase ? `${now} Outlook: every master through phase ${plan.outlook.throughPhase} fits.` : now;
+    }
+    const shortfalls = ahead.map((c) => `${c.node} over by ${-c.headroomGiB} GiB`).join(", ");
+    return `${now} Outlook: the masters through phase ${plan.outlook.throughPhase} do not fit (${shortfalls}); see "Way out".`;
 }
 
 export function renderJson(plan: PlanResult): string {
@@ -241,7 +373,8 @@ export function renderJson(plan: PlanResult): string {
 
 /**
  * The phases and the dependencies between them, as a Mermaid flowchart (GitHub renders it in
- * pull-request comments). An edge A --> B means some resource of B waits for one of A.
+ * pull-request comments). An edge A --> B means some resource of B waits for one of A; an edge
+ * another path already implies is left out, so the graph shows the order, not every wait.
  */
 export function renderMermaid(plan: PlanResult): string {
     const phaseOfUrn = new Map<string, string>();
@@ -257,22 +390,67 @@ export function renderMermaid(plan: PlanResult): string {
         for (const r of p.resources) {
             for (const dep of r.dependencies) {
                 const from = phaseOfUrn.get(dep);
-                if (from && from !== p.id) edges.add(`    ${node(from)} --> ${node(p.id)}`);
+                if (from && from !== p.id) edges.add(`${from}\u0000${p.id}`);
             }
         }
     }
-    lines.push(...[...edges].sort());
+    lines.push(...[...essentialEdges(edges)].map(([from, to]) => `    ${node(from)} --> ${node(to)}`).sort());
     return lines.join("\n");
+}
+
+/** The edges no longer path already implies (a transitive reduction of the phase graph). */
+function essentialEdges(edges: ReadonlySet<string>): [string, string][] {
+    const pairs = [...edges].map((e) => e.split("\u0000") as [string, string]);
+    const next = new Map<string, string[]>();
+    for (const [from, to] of pairs) next.set(from, [...(next.get(from) ?? []), to]);
+    const reachableAvoiding = (from: string, to: string): boolean => {
+        // Is `to` reachable from `from` through at least one other phase?
+        const seen = new Set<string>();
+        const stack = (next.get(from) ?? []).filter((n) => n !== to);
+        while (stack.length) {
+            const n = stack.pop()!;
+            if (n === to) return true;
+            if (seen.has(n)) continue;
+            seen.add(n);
+            stack.push(...(next.get(n) ?? []));
+        }
+        return false;
+    };
+    return pairs.filter(([from, to]) => !reachableAvoiding(from, to));
+}
+
+/** One phase's steps as a collapsible nested list: the component, then its steps, each with its command. */
+function markdownSteps(plan: PlanResult, phase: PlanResult["phases"][number]): string[] {
+    const steps = stepTree(phase.resources);
+    const verdicts = verdictsOf(plan, phase.id);
+    const out = [`<details><summary>Phase ${phase.id}: ${phase.title} (${steps.length} resources; ${countWords(verdicts)})</summary>`, ""];
+    if (steps.length === 0) out.push("(nothing registered in this phase yet)");
+    for (const { resource: r, depth } of steps) {
+        const indent = "  ".repeat(depth);
+        const where = whereItRuns(r);
+        out.push(`${indent}- ${shortType(r.type)} \`${r.name}\`${where ? ` ${where}` : ""}`);
+        const create = field(r.inputs, "create");
+        if (r.type === "command:remote:Command" && typeof create === "string") out.push(`${indent}  <br><code>${htmlEscape(create)}</code>`);
+    }
+    out.push("", "</details>");
+    return out;
+}
+
+function htmlEscape(text: string): string {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\n/g, "<br>");
 }
 
 export function renderMarkdown(plan: PlanResult): string {
     const out: string[] = [];
     out.push(`## ha-control-plane plan: stack \`${plan.stack}\`, target phase ${plan.targetPhase}`, "");
     out.push(plan.blocked ? "**BLOCKED**: a mandatory policy refuses this plan." : "**OK**: no mandatory violation.", "");
+    out.push(...wrapProse("", resultLine(plan), ""), "");
     out.push("| phase | title | resources | verdicts |", "|---|---|---|---|");
     for (const p of plan.phases) {
-        out.push(`| ${p.id} | ${p.title} | ${p.resources.filter((r) => r.type !== "ha-control-plane:index:Phase").length} | ${countWords(verdictsOf(plan, p.id))} |`);
+        out.push(`| ${p.id} | ${p.title} | ${p.resources.filter((r) => r.type !== PHASE_TYPE).length} | ${countWords(verdictsOf(plan, p.id))} |`);
     }
+    out.push("", "### Steps by phase");
+    for (const p of plan.phases) out.push("", ...markdownSteps(plan, p));
     out.push("", "### Proxmox capacity (GiB)", "", "| node | physical | reserve | committed | planned | headroom | verdict |", "|---|---|---|---|---|---|---|");
     for (const c of plan.capacity) {
         out.push(`| ${c.node} | ${c.physicalGiB} | ${c.hostReserveGiB} | ${c.committedGiB} | ${c.plannedGiB} | ${c.headroomGiB} | ${verdictWord(c)} |`);

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { AuditFlags, COMPONENT_TYPES, MasterSpec, Topology } from "../../topology";
-import { stepOptions } from "../kubeadm/options";
+import { childOf } from "../childOptions";
 import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
@@ -43,7 +43,7 @@ export class AuditPolicyFile extends pulumi.ComponentResource {
         this.copy = new command.remote.CopyToRemote(
             `${name}-copy`,
             { connection, source: new pulumi.asset.StringAsset(audit.policy), remotePath: staged, triggers: [digest] },
-            stepOptions(this, opts),
+            childOf(this, opts),
         );
         const install = ["install", "--staged", staged, "--path", audit.policyPath];
         this.install = new command.remote.Command(
@@ -58,7 +58,7 @@ export class AuditPolicyFile extends pulumi.ComponentResource {
                 triggers: [digest],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.copy]),
+            childOf(this, opts, [this.copy]),
         );
         this.registerOutputs({ path: audit.policyPath, sha256: digest });
     }

@@ -6,7 +6,6 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, CutoverNode, directServerUrl, kubeletCutoverFacts, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
-import { stepOptions } from "../kubeadm/options";
 import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 const SCRIPT = "cluster/kubeconfig-server.sh";
@@ -115,7 +114,7 @@ export class KubeletCutover extends pulumi.ComponentResource {
                 script: "cluster/node-ready-wait.sh",
                 args: ["--node", node.name, "--timeout", timeout, "--settle", String(cutover.settleSeconds)],
             },
-            stepOptions(this, opts, [this.flip]),
+            childOf(this, opts, [this.flip]),
         );
         // Which step flips and which waits, for the phase-order policy.
         this.registerOutputs({ facts: kubeletCutoverFacts({ node: node.name, host: node.host, position: args.position, flip: this.flip.urn, ready: this.ready.urn }) });

@@ -7,7 +7,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, CONTROL_PLANE_LABEL, EtcdMaintenanceConfig, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { stepOptions } from "../kubeadm/options";
 import { kubernetesProvider, scriptsConfigMap, stackLabels } from "./kubernetes";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -154,7 +153,7 @@ export class EtcdMaintenance extends pulumi.ComponentResource {
         super(COMPONENT_TYPES.etcdMaintenance, name, {}, opts);
         const { topology } = args;
         const m = topology.clusterOps.etcdMaintenance;
-        const child = childOf(this, opts, { provider: kubernetesProvider(topology) });
+        const child = childOf(this, opts, [], { provider: kubernetesProvider(topology) });
 
         const scriptsName = "etcd-backup-scripts";
         this.scripts = scriptsConfigMap(`${name}-scripts`, topology, { name: scriptsName, namespace: m.namespace, scripts: [STORE_SCRIPT] }, child);
@@ -165,7 +164,7 @@ export class EtcdMaintenance extends pulumi.ComponentResource {
                 metadata: { name: "etcd-backup", namespace: m.namespace, labels: backupLabels },
                 spec: cronJobSpec(m, m.backup.schedule, backupLabels, backupPodSpec(m, scriptsName), 1800),
             },
-            stepOptions(this, opts, [this.scripts], { provider: child.provider }),
+            childOf(this, opts, [this.scripts], { provider: child.provider }),
         );
         const defragLabels = stackLabels(topology, "etcd-defrag");
         this.defrag = new k8s.batch.v1.CronJob(

@@ -19,7 +19,7 @@ import {
     Topology,
 } from "../../topology";
 import { bundleScript } from "../kubeadm/bundle";
-import { stepOptions } from "../kubeadm/options";
+import { childOf } from "../childOptions";
 import { remoteScript } from "./remote";
 
 /** control-plane-flags.sh with what it sources and runs: issue 3's kubeadm lib and patcher. */
@@ -65,7 +65,7 @@ export class FlagParity extends pulumi.ComponentResource {
                 `${name}-${master.name}`,
                 { host: master.ip, user: topology.ssh.user, privateKey: args.sshPrivateKey },
                 { script: { text: flagsScriptBundle() }, args: flagsArgs("apply", topology, master, declared), deleteArgs: flagsArgs("revert", topology, master, declared) },
-                stepOptions(this, opts),
+                childOf(this, opts),
             );
         }
         this.registerOutputs({});

@@ -8,7 +8,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, KURED_GATE_ENV_FILE, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { stepOptions } from "../kubeadm/options";
 import { bindGate, gateRoles } from "./gateAccess";
 import { kubernetesProvider, scriptsConfigMap } from "./kubernetes";
 
@@ -22,7 +21,7 @@ export class KuredGate extends pulumi.ComponentResource {
         const { topology } = args;
         const kured = topology.clusterOps.kured;
         const figures = controlPlaneGateFigures(topology.masters);
-        const child = childOf(this, opts, { provider: kubernetesProvider(topology) });
+        const child = childOf(this, opts, [], { provider: kubernetesProvider(topology) });
 
         this.configMap = scriptsConfigMap(
             `${name}-scripts`,
@@ -39,7 +38,7 @@ export class KuredGate extends pulumi.ComponentResource {
             child,
         );
         const roles = gateRoles(name, topology, child);
-        bindGate(name, topology, { namespace: kured.namespace, name: kured.serviceAccount }, stepOptions(this, opts, roles, { provider: child.provider }));
+        bindGate(name, topology, { namespace: kured.namespace, name: kured.serviceAccount }, childOf(this, opts, roles, { provider: child.provider }));
         this.registerOutputs({ members: figures.members, quorum: figures.quorum });
     }
 }

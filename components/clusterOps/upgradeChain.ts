@@ -7,7 +7,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, Topology, truncateKubernetesName, UPGRADE_CHAIN_ENV_FILE } from "../../topology";
 import { childOf } from "../childOptions";
-import { stepOptions } from "../kubeadm/options";
 import { bindGate } from "./gateAccess";
 import { kubernetesProvider, scriptsConfigMap, stackLabels } from "./kubernetes";
 
@@ -22,7 +21,7 @@ export class UpgradeChain extends pulumi.ComponentResource {
         const { topology } = args;
         const upgrade = topology.clusterOps.upgrade;
         const figures = controlPlaneGateFigures(topology.masters);
-        const child = childOf(this, opts, { provider: kubernetesProvider(topology) });
+        const child = childOf(this, opts, [], { provider: kubernetesProvider(topology) });
         const account = { namespace: upgrade.namespace, name: upgrade.serviceAccount };
 
         this.configMap = scriptsConfigMap(
@@ -67,7 +66,7 @@ export class UpgradeChain extends pulumi.ComponentResource {
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: DRAIN_ROLE },
                 subjects: [{ kind: "ServiceAccount", namespace: account.namespace, name: account.name }],
             },
-            stepOptions(this, opts, [drain], { provider: child.provider }),
+            childOf(this, opts, [drain], { provider: child.provider }),
         );
         // The gate's roles were created in phase 5, which this phase depends on.
         bindGate(name, topology, account, child);

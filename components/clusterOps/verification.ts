@@ -19,7 +19,7 @@ import {
 } from "../../topology";
 import { childOf } from "../childOptions";
 import { bundleScript } from "../kubeadm/bundle";
-import { asRoot, stepOptions } from "../kubeadm/options";
+import { asRoot } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
 import { rerunOnUpdate } from "../commandLifecycle";
 import type { ShippedCommand } from "../shipped";
@@ -109,7 +109,7 @@ export class Verification extends pulumi.ComponentResource {
                     `${name}-${master.name}-flags`,
                     on(master.ip),
                     { script: bundle, args: flagsArgs("apply", topology, master, declared) },
-                    stepOptions(this, opts, previous ? [previous] : []),
+                    childOf(this, opts, previous ? [previous] : []),
                 );
                 previous = converge;
             }
@@ -119,7 +119,7 @@ export class Verification extends pulumi.ComponentResource {
                         `${name}-${master.name}-parity`,
                         on(master.ip),
                         { script: bundle, args: ["check", ...expectations] },
-                        stepOptions(this, opts, previous ? [previous] : []),
+                        childOf(this, opts, previous ? [previous] : []),
                     ),
                 );
             }

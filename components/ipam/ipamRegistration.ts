@@ -62,7 +62,7 @@ export class IpamRegistration extends pulumi.ComponentResource {
                         // The token is on stdin: log nothing, keep the outputs secret (secrets-stay-secret).
                         logging: command.types.enums.local.Logging.None,
                     },
-                    childOf(this, opts, { deleteBeforeReplace: true, additionalSecretOutputs: ["stdout", "stderr"] }),
+                    childOf(this, opts, [], { deleteBeforeReplace: true, additionalSecretOutputs: ["stdout", "stderr"] }),
                 ),
         );
         this.registerOutputs({ registered: addresses.map((a) => a.ip) });

@@ -22,7 +22,8 @@ import { noRerunOnUpdate, rerunOnUpdate } from "../commandLifecycle";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote, withSecretEnv } from "./bundle";
-import { asRoot, stepOptions } from "./options";
+import { childOf } from "../childOptions";
+import { asRoot } from "./options";
 
 export interface ControlPlaneJoinArgs {
     readonly topology: Topology;
@@ -112,7 +113,8 @@ const SECRET_OUTPUTS: pulumi.CustomResourceOptions = { additionalSecretOutputs: 
 
 /**
  * One new master into the control plane (seed plan 2.2 to 2.7, 3.2 to 3.7), after its VM and
- * strictly after the previous master's gate (stack.ts passes both in dependsOn). Steps, in order:
+ * strictly after the previous master's gate (components/phases/p2-p3-new-masters.ts passes both
+ * in dependsOn). Steps, in order:
  *   ready            on the new node: cloud-init done, kubeadm/kubelet = kubernetesVersion,
  *                    containerd >= kubeadm.minContainerdVersion;
  *   node-reset       on the Proxmox node; create only reports on the VM's guest agent. Its
@@ -166,7 +168,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                 })),
                 logging: Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts),
+            childOf(this, opts),
         );
 
         this.nodeReset = new command.remote.Command(
@@ -179,7 +181,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                 ...noRerunOnUpdate("node-reset"),
                 logging: Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.ready]),
+            childOf(this, opts, [this.ready]),
         );
 
         this.membership = new command.remote.Command(
@@ -199,10 +201,10 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                 ...noRerunOnUpdate("etcd-membership"),
                 logging: Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.nodeReset]),
+            childOf(this, opts, [this.nodeReset]),
         );
 
-        const childOpts = stepOptions(this, opts);
+        const childOpts = childOf(this, opts);
         const tokenId = new random.RandomString(`${name}-token-id`, { length: BOOTSTRAP_TOKEN_ID_LENGTH, ...BOOTSTRAP_TOKEN_ALPHABET }, childOpts);
         const tokenSecret = new random.RandomPassword(
             `${name}-token-secret`,
@@ -231,7 +233,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             },
             // Replacing the material (`pulumi up --replace`, when it expired) revokes the old token
             // before creating it again: the other order would revoke the fresh one.
-            stepOptions(this, opts, [this.membership], { ...SECRET_OUTPUTS, deleteBeforeReplace: true }),
+            childOf(this, opts, [this.membership], { ...SECRET_OUTPUTS, deleteBeforeReplace: true }),
         );
 
         const join = joinCommand({
@@ -260,7 +262,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                 ),
                 logging: Logging.None,
             },
-            stepOptions(this, opts, [this.material, this.ready, ...(args.beforeJoin?.(this.ready) ?? [])], SECRET_OUTPUTS),
+            childOf(this, opts, [this.material, this.ready, ...(args.beforeJoin?.(this.ready) ?? [])], SECRET_OUTPUTS),
         );
 
         const { members, later } = membersAfterJoin(topology, placement);
@@ -272,7 +274,7 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
                 ...rerunOnUpdate(joinGateCommand({ sshUser, node: master.name, members, later, timeoutSeconds: kubeadm.gateTimeoutSeconds })),
                 logging: Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.join]),
+            childOf(this, opts, [this.join]),
         );
 
         // Which step is the join and which the gate, for the policies (phase-order, control-plane-taint).

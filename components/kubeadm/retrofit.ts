@@ -6,7 +6,8 @@ import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
 import { sshConnection } from "../sshConnection";
 import { bundleScript, shellQuote } from "./bundle";
-import { asRoot, stepOptions } from "./options";
+import { childOf } from "../childOptions";
+import { asRoot } from "./options";
 
 /** The phase 0 preflight on the existing master (see scripts/kubeadm/preflight.sh). */
 export function preflightCommand(a: {
@@ -75,6 +76,17 @@ export function retrofitCommand(a: {
     };
 }
 
+/** The Proxmox snapshot of the existing master's VM, on its Proxmox node (see scripts/kubeadm/proxmox-snapshot.sh). */
+export function proxmoxSnapshotCommand(a: { pveSshUser: string; vmId: number; name: string; description: string; keep: boolean }): ShippedCommand & { readonly delete: string } {
+    const shell = `${asRoot(a.pveSshUser)}bash -s --`;
+    const snapshotArgs = `${vmidArg(a.vmId)} --name ${a.name}`;
+    return {
+        create: `${shell} create ${snapshotArgs} --description ${shellQuote(a.description)}`,
+        delete: `${shell} delete ${snapshotArgs}${a.keep ? " --keep" : ""}`,
+        stdin: scriptText("kubeadm/proxmox-snapshot.sh"),
+    };
+}
+
 export interface RetrofitArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
@@ -89,7 +101,8 @@ export interface RetrofitArgs {
  *                     apiserver certificate regenerated and verified, the apiserver restarted,
  *                     /readyz waited for with an automatic restore; destroying restores the
  *                     original certificate, endpoint and SANs.
- * Joins depend on this component (see stack.ts), so no master joins an endpoint that is not there.
+ * Joins depend on this component (see components/phases/p2-p3-new-masters.ts), so no master
+ * joins an endpoint that is not there.
  */
 export class Retrofit extends pulumi.ComponentResource {
     readonly preflight: command.remote.Command;
@@ -121,24 +134,26 @@ export class Retrofit extends pulumi.ComponentResource {
                 })),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts),
+            childOf(this, opts),
         );
 
-        const snapshotArgs = `${vmidArg(master.vmId)} --name ${kubeadm.proxmoxSnapshotName}`;
-        const pveShell = `${asRoot(topology.proxmox.sshUser)}bash -s --`;
         this.proxmoxSnapshot = new command.remote.Command(
             `${name}-proxmox-snapshot`,
             {
                 connection: sshConnection(node.address, topology.proxmox.sshUser, args.sshPrivateKey),
-                create: `${pveShell} create ${snapshotArgs} --description ${shellQuote(`before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`)}`,
-                delete: `${pveShell} delete ${snapshotArgs}${kubeadm.keepProxmoxSnapshot ? " --keep" : ""}`,
-                stdin: scriptText("kubeadm/proxmox-snapshot.sh"),
+                ...proxmoxSnapshotCommand({
+                    pveSshUser: topology.proxmox.sshUser,
+                    vmId: master.vmId,
+                    name: kubeadm.proxmoxSnapshotName,
+                    description: `before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`,
+                    keep: kubeadm.keepProxmoxSnapshot,
+                }),
                 // Taken once, before the retrofit: a later snapshot is not "before", so neither an
                 // update nor a replace takes another (no triggers).
                 ...noRerunOnUpdate("proxmox-snapshot"),
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.preflight]),
+            childOf(this, opts, [this.preflight]),
         );
 
         this.apply = new command.remote.Command(
@@ -152,7 +167,7 @@ export class Retrofit extends pulumi.ComponentResource {
                 triggers: [controlPlaneEndpoint(cluster), ...apiserverCertSans(cluster)],
                 logging: command.types.enums.remote.Logging.StdoutAndStderr,
             },
-            stepOptions(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
+            childOf(this, opts, [this.proxmoxSnapshot], { deleteBeforeReplace: true }),
         );
 
         // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).

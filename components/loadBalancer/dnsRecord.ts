@@ -3,7 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, DnsConfig, Topology } from "../../topology";
 import { childOf } from "../childOptions";
 import { rerunOnUpdate } from "../commandLifecycle";
-import { childAfter } from "./shared";
 
 /** Relative to the project: `pulumi up` runs the program (and local commands) in the project directory. */
 export const DNS_SCRIPT = "scripts/dns/vip-record.sh";
@@ -70,7 +69,7 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
                 triggers: [cluster.apiserverFqdn, cluster.vip, dns.ttl],
                 logging,
             },
-            childOf(this, opts, { deleteBeforeReplace: true, additionalSecretOutputs: secretOutputs }),
+            childOf(this, opts, [], { deleteBeforeReplace: true, additionalSecretOutputs: secretOutputs }),
         );
 
         this.staleRemovals = dns.staleRecords.map(
@@ -88,7 +87,7 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
                         logging,
                     },
                     // After the VIP's name exists, so the cluster's name never resolves to nothing.
-                    { ...childAfter(this, opts, [this.record]), additionalSecretOutputs: secretOutputs },
+                    { ...childOf(this, opts, [this.record]), additionalSecretOutputs: secretOutputs },
                 ),
         );
         this.registerOutputs({ record: this.record.stdout });

@@ -13,7 +13,6 @@ import {
 } from "../../topology";
 import { bashWithPayload, phpWithState } from "../shipping/payloads";
 import { HAPROXY_STATS_LIB, phpBundle } from "../shipping/phpBundle";
-import { childOf } from "../childOptions";
 import { asRoot } from "../kubeadm/options";
 import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
@@ -91,17 +90,3 @@ export function lbCommand(
     );
 }
 
-/**
- * Child options that wait for what the component waits for (childOf forwards that) and also for
- * `after`, siblings created earlier inside the component.
- */
-export function childAfter(parent: pulumi.Resource, opts: pulumi.ComponentResourceOptions | undefined, after: pulumi.Resource[]): pulumi.CustomResourceOptions {
-    const base = childOf(parent, opts);
-    const inherited = base.dependsOn;
-    let list: pulumi.Input<pulumi.Resource>[];
-    if (inherited === undefined) list = [];
-    else if (Array.isArray(inherited)) list = inherited;
-    else if (pulumi.Resource.isInstance(inherited)) list = [inherited];
-    else throw new Error("load balancer components expect dependsOn as a resource or a list of resources");
-    return { ...base, dependsOn: [...list, ...after] };
-}

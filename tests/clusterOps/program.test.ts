@@ -107,7 +107,7 @@ describe("cluster-wide phases under mocks (lab stack)", function () {
         assert.equal(before.outputs.externalConsumers, undefined);
     });
 
-    it("copies the audit policy to every new master before its join (ctx.beforeJoin), after the node is ready", () => {
+    it("copies the audit policy to every new master before its join (phase 1.5 hands its beforeJoin step to phases 2 and 3), after the node is ready", () => {
         for (const master of lab.newMasters) {
             const install = `${master.name}-audit-policy-install`;
             assert.ok(deps(install).includes(`${master.name}-ready`), `${install} waits for cloud-init and SSH`);

@@ -8,6 +8,11 @@ import { parse, stringify } from "yaml";
 const ROOT = path.resolve(__dirname, "../..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
+/** The text with its line wrapping undone: messages read as one line again. */
+function flat(text: string): string {
+    return text.replace(/\s+/g, " ");
+}
+
 function plan(...args: string[]): { status: number | null; stdout: string; stderr: string } {
     // Read to the end (the root hooks lift spawnSync's 1 MiB limit; a --format json plan is larger):
     // a cut or a timeout fails here, not as a JSON parse error later.
@@ -65,7 +70,7 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         });
         const run = plan("--config-file", big, "--target-phase", "7");
         assert.equal(run.status, 1);
-        assert.match(run.stdout, /MANDATORY ram-headroom: .*64 GiB planned/);
+        assert.match(flat(run.stdout), /MANDATORY ram-headroom: .*64 GiB planned/);
     });
 
     it("bad config exits 2 with a message naming the key; nothing is planned", () => {
@@ -99,10 +104,11 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         assert.equal(run.status, 1);
         assert.match(run.stdout, /^## ha-control-plane plan/m);
         assert.match(run.stdout, /\| pve \| 267 \| 8 \| 262 \| 32 \| -35 \| BLOCKED \|/);
-        assert.match(run.stdout, /^\| 2 \| Second master.* \| 1 advisory \|$/m);
-        assert.match(run.stdout, /^\| 3 \| Further masters.* \| 1 mandatory, 1 advisory \|$/m);
+        assert.match(run.stdout, /^\| 2 \| Second master.* \| 1 mandatory, 1 advisory \|$/m, "ram-headroom stands under phase 2, whose up it refuses first");
+        assert.match(run.stdout, /^\| 3 \| Further masters.* \| 1 advisory \|$/m);
         assert.match(run.stdout, /16 policies, config policies\/lab\.json\./);
-        assert.match(run.stdout, /#### Phase 3: Further masters, one at a time\n\n- \*\*mandatory\*\* `ram-headroom`: Proxmox node pve cannot take/);
+        assert.match(run.stdout, /#### Phase 2: Second master[^\n]*\n\n- \*\*mandatory\*\* `ram-headroom`: Proxmox node pve cannot take/);
+        assert.match(run.stdout, /<details><summary>Phase 2: Second master[^<]*\(22 resources; 1 mandatory, 1 advisory\)<\/summary>/);
         assert.match(run.stdout, /```mermaid\nflowchart LR/);
     });
 
@@ -112,8 +118,8 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         writeFileSync(file, JSON.stringify({ ...lab, "ram-headroom": { enforcementLevel: "advisory" }, "vip-conflicts": { ...lab["vip-conflicts"], metallbPool: "10.0.20.90-10.0.20.109" } }));
         const run = plan("--target-phase", "3", "--policy-config", file);
         assert.equal(run.status, 1, "the VIP inside that pool is a mandatory violation");
-        assert.match(run.stdout, /Phase 3: Further masters[\s\S]*  ! ADVISORY ram-headroom: Proxmox node pve cannot take the new masters/);
-        assert.match(run.stdout, /\nPhase 0: Retrofit[^!]*\n  ! MANDATORY vip-conflicts: the apiserver VIP 10\.0\.20\.99 \(phase 0's controlPlaneEndpoint[^\n]*\n\nPhase 1: /);
+        assert.match(run.stdout, /Phase 2: Second master[^!]*  ! ADVISORY ram-headroom: Proxmox node pve cannot take the new masters/);
+        assert.match(run.stdout, /\nPhase 0: Retrofit[^!]*\n  ! MANDATORY vip-conflicts: the apiserver VIP 10\.0\.20\.99 \(phase 0's[^\n]*\n(?: {6}[^\n]*\n)*\nPhase 1: /);
         assert.match(run.stdout, /note: .*relaxed\.json: vip-conflicts\.metallbPool is "10\.0\.20\.90-10\.0\.20\.109" but the stack's topology implies "10\.0\.20\.200-10\.0\.20\.220"/);
         assert.match(run.stdout, /Policy verdicts: 16 policies, config .*relaxed\.json/);
         writeFileSync(file, JSON.stringify({ "vip-conflicts": { gateway: 1 } }));

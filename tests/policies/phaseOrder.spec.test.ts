@@ -108,7 +108,7 @@ describe("policy phase-order", () => {
         });
 
         it("fails when the program's phase order is broken: k8s-master-2's VM and join registered outside the phase chain (no retrofit, no LB phase)", async () => {
-            // As if stack.ts gave k8s-master-2's MasterVm and ControlPlaneJoin { parent: phase }
+            // As if the phase 2 builder gave k8s-master-2's MasterVm and ControlPlaneJoin { parent: phase }
             // instead of phase.childOptions(...): their steps keep only their order among themselves.
             const { resources } = await cachedLab("3");
             const pipeline = (r: RecordedResource) =>

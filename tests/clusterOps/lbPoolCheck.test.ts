@@ -1,133 +1,19 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { createServer, Server } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
-import { shippedScript } from "../../components/clusterOps/remote";
-import { lbPoolCheckCommand, verifyEtcdScript } from "../../components/clusterOps/verification";
-import { runShipped, runShippedAsync } from "../helpers/shipped";
-import { labTopology } from "../kubeadm/helpers/lab";
+import { lbPoolCheckCommand } from "../../components/clusterOps/verification";
+import { runShippedAsync } from "../helpers/shipped";
 import { cli } from "../fixtures/loadBalancer/haproxyProcess";
 import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup, waitForAnswer } from "../helpers/daemons";
-import { FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
 
 /**
- * The smaller cluster scripts against the fake cluster (stub kubectl/etcdctl: no apiserver or
- * etcd of kubeadm's can run here): node-ready-wait.sh (phase 4's wait between nodes),
- * verify-etcd.sh (phase 6) and etcd-backup-store.sh (the backup CronJob's last step, run on a
- * real temporary directory); and lb-pool-check.php (phase 6) with real php-cli against a
- * stand-in for HAProxy's stats socket, then against a real HAProxy.
+ * scripts/cluster/lb-pool-check.php, phase 6's pool gate, as the program ships it: real php-cli
+ * against a stand-in for HAProxy's stats socket, then against a real HAProxy.
  */
-describe("node-ready-wait.sh: the next node waits for a fresh lease renewal and Ready", function () {
-    this.timeout(60_000);
-    let cluster: FakeCluster;
-    afterEach(() => cluster.cleanup());
-
-    it("returns once the node renewed its lease after the start and is Ready", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), leases: { "k8s-node1": { renewTime: "2026-05-22T09:41:00.000000Z", renewAfterReads: 4 } } });
-        const run = cluster.run("cluster/node-ready-wait.sh", ["--node", "k8s-node1", "--timeout", "10"]);
-        assert.equal(run.status, 0, run.stderr);
-        assert.match(run.stdout, /node k8s-node1 is Ready and renewing its lease \(last renewal renewed-4\)/);
-    });
-
-    it("does not take a Ready condition that is only stale: no renewal, no return", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), leases: { "k8s-node1": { renewTime: "2026-05-22T09:41:00.000000Z" } } });
-        const run = cluster.run("cluster/node-ready-wait.sh", ["--node", "k8s-node1", "--timeout", "1"]);
-        assert.equal(run.status, 1);
-        assert.match(run.stderr, /node k8s-node1 not back within 1s \(Ready=True, lease renewed since start: no\)/);
-    });
-
-    it("waits out a NotReady node, bounded", () => {
-        const nodes = nodesFixture("all-ready");
-        nodes.items.find((n: Json) => n.metadata.name === "k8s-node2").status.conditions.find((c: Json) => c.type === "Ready").status = "False";
-        cluster = new FakeCluster({ nodes, leases: { "k8s-node2": { renewTime: "t0", renewAfterReads: 2 } }, transitions: { "k8s-node2": { readyAfterPolls: 5 } } });
-        const run = cluster.run("cluster/node-ready-wait.sh", ["--node", "k8s-node2", "--timeout", "10"]);
-        assert.equal(run.status, 0, run.stderr);
-        const never = new FakeCluster({ nodes, leases: { "k8s-node2": { renewTime: "t0", renewAfterReads: 2 } } });
-        try {
-            const stuck = never.run("cluster/node-ready-wait.sh", ["--node", "k8s-node2", "--timeout", "1"]);
-            assert.equal(stuck.status, 1);
-            assert.match(stuck.stderr, /Ready=False/);
-        } finally {
-            never.cleanup();
-        }
-    });
-});
-
-describe("verify-etcd.sh: the phase 6 etcd gate", function () {
-    this.timeout(60_000);
-    let cluster: FakeCluster;
-    afterEach(() => cluster.cleanup());
-    /** The phase 6 gate as the program ships it (bundle on stdin, sudo -n bash -s), for the lab's masters or MEMBERS. */
-    const verify = (members?: string) => {
-        const topology = labTopology();
-        const spec = verifyEtcdScript(topology);
-        return runShipped(shippedScript(topology.ssh.user, members ? { ...spec, args: ["--members", members, "--pod", "etcd-k8s-master"] } : spec), cluster.env());
-    };
-
-    it("passes with exactly the planned members, all started voters, all healthy", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
-        const run = verify();
-        assert.equal(run.status, 0, run.stdout + run.stderr);
-        assert.match(run.stdout, /etcd has 3 started, healthy voting members/);
-    });
-
-    it("fails on a missing or extra member, a learner, an unhealthy member", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("even-count"), etcdLearners: ["k8s-master-4"], etcdUnhealthy: ["k8s-master-2"] });
-        const run = verify("k8s-master,k8s-master-2,k8s-master-3,k8s-master-5");
-        assert.equal(run.status, 1);
-        assert.match(run.stdout, /expected member k8s-master-5 is missing/);
-        assert.match(run.stdout, /unexpected member k8s-master-4/);
-        assert.match(run.stdout, /member k8s-master-4 is still a learner/);
-        assert.match(run.stdout, /3 of 4 members healthy/);
-    });
-
-    it("fails on a member a failed join added and never started, naming its peer URL and the way out", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready"), etcdUnstarted: ["https://10.0.20.112:2380"] });
-        const run = verify();
-        assert.equal(run.status, 1);
-        assert.match(run.stdout, /member unstarted-[0-9a-f]+ \(peer https:\/\/10\.0\.20\.112:2380\) was added but never started: a failed join; remove it with remove-member\.sh --peer-url https:\/\/10\.0\.20\.112:2380/);
-        assert.match(run.stdout, /unexpected member unstarted-/);
-        assert.match(run.stderr, /verify-etcd: FAILED: 3 problem\(s\)/);
-    });
-});
-
-describe("etcd-backup-store.sh: store and keep the newest N", function () {
-    this.timeout(30_000);
-    let cluster: FakeCluster;
-    afterEach(() => cluster.cleanup());
-
-    it("stores under a timestamped name, prunes only its own older snapshots", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
-        const dest = cluster.file("backup/.keep", "");
-        const dir = dest.replace(/\/\.keep$/, "");
-        for (const stamp of ["20260101T000000Z", "20260102T000000Z", "20260103T000000Z"]) writeFileSync(`${dir}/etcd-snapshot-${stamp}-k8s-master.db`, "old");
-        writeFileSync(`${dir}/notes.txt`, "not ours");
-        const snapshot = cluster.file("work/snapshot.db", "etcd snapshot bytes");
-        const run = cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", snapshot, "--dest", dir, "--keep", "2", "--node", "k8s-master-2"]);
-        assert.equal(run.status, 0, run.stderr);
-        const files = readdirSync(dir).sort();
-        const stored = files.find((f) => /^etcd-snapshot-\d{8}T\d{6}Z-k8s-master-2\.db$/.test(f))!;
-        assert.ok(stored, files.join(","));
-        assert.equal(readFileSync(`${dir}/${stored}`, "utf8"), "etcd snapshot bytes");
-        assert.deepEqual(files, [".keep", "etcd-snapshot-20260103T000000Z-k8s-master.db", stored, "notes.txt"].sort());
-        assert.match(run.stdout, /retention 2: removed etcd-snapshot-20260101T000000Z-k8s-master\.db/);
-    });
-
-    it("refuses an empty snapshot or a missing destination", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
-        const empty = cluster.file("work/empty.db", "");
-        assert.equal(cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", empty, "--dest", cluster.dir, "--keep", "3"]).status, 1);
-        const snapshot = cluster.file("work/snapshot.db", "x");
-        const run = cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", snapshot, "--dest", `${cluster.dir}/not-mounted`, "--keep", "3"]);
-        assert.equal(run.status, 1);
-        assert.match(run.stderr, /is not a writable directory \(is the volume mounted\?\)/);
-        assert.equal(cluster.run("cluster/etcd-backup-store.sh", ["--snapshot", snapshot, "--dest", cluster.dir, "--keep", "0"]).status, 2);
-    });
-});
-
 describe("lb-pool-check.php: every master in the pool and UP, from HAProxy's stats socket (php-cli, a stand-in socket)", function () {
     this.timeout(30_000);
     let dir: string;

@@ -1,15 +1,14 @@
 import { strict as assert } from "assert";
-import { existsSync } from "fs";
 import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, isMaster, Json, nodesFixture, readyOf } from "./helpers/fakeCluster";
 import { readProjectFile } from "../../components/projectFiles";
 
 /**
- * scripts/cluster/quorum-gate.sh (phases 5 and 7) and kured-sentinel-gate.sh against a
- * stub kubectl/etcdctl serving realistic `kubectl get nodes -o json` fixtures. kubectl and
- * etcdctl are stubs because no apiserver or kubeadm etcd can run here. The figures come from
- * the topology through quorumOf, as the program passes them.
+ * scripts/cluster/quorum-gate.sh (phases 5 and 7; kured-sentinel-gate.sh and upgrade-chain.sh
+ * run it) against a stub kubectl/etcdctl serving realistic `kubectl get nodes -o json` fixtures.
+ * kubectl and etcdctl are stubs because no apiserver or kubeadm etcd can run here. The figures
+ * come from the topology through quorumOf, as the program passes them.
  */
 const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const LAB = controlPlaneGateFigures(lab.masters);
@@ -115,36 +114,5 @@ describe("quorum-gate.sh: reboot only when quorumOf allows (stub kubectl/etcdctl
         cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
         assert.equal(gate(cluster, "k8s-master", 3, 4).status, 2);
         assert.equal(cluster.run("cluster/quorum-gate.sh", ["--node", "x", "--members", "three", "--quorum", "2"]).status, 2);
-    });
-});
-
-describe("kured-sentinel-gate.sh: the sentinel exists only while a reboot is needed and allowed", function () {
-    this.timeout(60_000);
-    let cluster: FakeCluster;
-    afterEach(() => cluster?.cleanup());
-
-    function once(node: string) {
-        return cluster.run("cluster/kured-sentinel-gate.sh", [
-            "--node", node, "--members", String(LAB.members), "--quorum", String(LAB.quorum), "--once",
-            "--reboot-required", cluster.file("reboot-required"), "--sentinel", cluster.file("gated-reboot-required"),
-        ]);
-    }
-
-    it("sets the sentinel when the OS wants a reboot and the gate allows it, clears it otherwise", () => {
-        cluster = new FakeCluster({ nodes: nodesFixture("all-ready") });
-        let run = once("k8s-master");
-        assert.equal(run.status, 0, run.stderr);
-        assert.match(run.stdout, /no reboot required/);
-        assert.ok(!existsSync(cluster.file("gated-reboot-required")));
-
-        cluster.file("reboot-required", "");
-        run = once("k8s-master");
-        assert.match(run.stdout, /reboot required and allowed: sentinel set/);
-        assert.ok(existsSync(cluster.file("gated-reboot-required")));
-
-        cluster.setState({ nodes: nodesFixture("master-notready") });
-        run = once("k8s-master");
-        assert.match(run.stdout, /reboot required but held: BLOCKED: only 1 control-plane node/);
-        assert.ok(!existsSync(cluster.file("gated-reboot-required")), "a held reboot removes a sentinel set earlier");
     });
 });

@@ -1,0 +1,68 @@
+/**
+ * Phases 2 and 3, one builder: for each new master of the phase, one at a time, the steps that
+ * bring it in (VM, join with its gate, pool entry). Phase 2 first records where the control
+ * plane runs (facts for the spread policies) and checks every Proxmox node the new masters land
+ * on (all of them, so a plan that cannot finish does not start). Each master waits for the
+ * previous master's gate, whichever phase brought it.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { capacityPlan, nodeFacts, plannedNewMasters } from "../../topology";
+import { CapacityGate } from "../capacityGate";
+import { ControlPlanePlacement } from "../controlPlanePlacement";
+import { ControlPlaneJoin } from "../kubeadm/controlPlaneJoin";
+import { ApiserverPoolMember } from "../loadBalancer/poolMember";
+import { MasterVm } from "../masterVm";
+import type { NewMasterResult, PhaseInput, PhaseResults } from "./types";
+
+/** Phase 2 only: the placement facts and one capacity gate per Proxmox node that gets a master. */
+function placementAndCapacity({ topology, secrets, phase }: PhaseInput): CapacityGate[] {
+    new ControlPlanePlacement("control-plane-placement", { topology }, phase.childOptions());
+    const allNew = topology.newMasters;
+    return capacityPlan(topology, allNew)
+        .filter((row) => row.planned.length > 0)
+        .map((row) => {
+            const node = topology.proxmox.nodes.find((n) => n.name === row.node)!;
+            return new CapacityGate(
+                `capacity-${node.name}`,
+                {
+                    node,
+                    facts: nodeFacts(node),
+                    planned: allNew.filter((m) => m.node === node.name).map((m) => ({ name: m.name, memoryGiB: m.memoryGiB, vmId: m.vmId })),
+                    sshUser: topology.proxmox.sshUser,
+                    sshPrivateKey: secrets.sshPrivateKey,
+                },
+                phase.childOptions(),
+            );
+        });
+}
+
+export function newMastersPhase(input: PhaseInput): PhaseResults {
+    const { topology, secrets, phase, earlier } = input;
+    const gates = phase.id === "2" ? placementAndCapacity(input) : [];
+    const beforeJoin = earlier.beforeJoin ?? [];
+    const newMasters: NewMasterResult[] = [];
+    let previous: pulumi.Resource | undefined = earlier.newMasters?.at(-1)?.gate;
+    for (const placement of plannedNewMasters(topology).filter((p) => p.phase === phase.id)) {
+        const { master } = placement;
+        const vm = new MasterVm(master.name, { topology, placement, provider: input.proxmoxProvider() }, phase.childOptions([...gates, ...(previous ? [previous] : [])]));
+        // The join waits for the retrofit, its VM and the previous master's gate (the phase
+        // barrier already covers the LB phase); its gate is what the next master waits for.
+        const join = new ControlPlaneJoin(
+            master.name,
+            {
+                topology,
+                placement,
+                sshPrivateKey: secrets.sshPrivateKey,
+                beforeJoin: (ready) => beforeJoin.flatMap((step) => step(master, phase, [vm, ready])),
+            },
+            phase.childOptions([...(earlier.retrofit ? [earlier.retrofit] : []), vm, ...(previous ? [previous] : [])]),
+        );
+        // Into the LB pool only once the gate passed: in the graph the entry depends on the gate,
+        // so a rollback takes the master out of the pool before the join's delete removes its
+        // etcd member.
+        new ApiserverPoolMember(`${master.name}-lb`, { topology, master, sshPrivateKey: secrets.sshPrivateKey }, phase.childOptions([join.gate]));
+        newMasters.push({ name: master.name, vm, gate: join.gate });
+        previous = join.gate;
+    }
+    return { newMasters };
+}
