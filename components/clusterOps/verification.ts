@@ -22,8 +22,8 @@ import { bundleScript } from "../kubeadm/bundle";
 import { asRoot } from "../kubeadm/options";
 import { memberServer, phaseOnePool } from "../loadBalancer/shared";
 import { rerunOnUpdate } from "../commandLifecycle";
-import { scriptText } from "../scriptFile";
 import type { ShippedCommand } from "../shipped";
+import { HAPROXY_STATS_LIB, phpBundle } from "../shipping/phpBundle";
 import { sshConnection } from "../sshConnection";
 import { KUBELET_CONF } from "./cutover";
 import { flagsArgs, flagsScriptBundle } from "./flagParity";
@@ -40,7 +40,7 @@ export function verifyEtcdScript(topology: Topology): RemoteScriptArgs & { reado
     };
 }
 
-/** The pool gate on the load balancer host: lb-pool-check.php on stdin to `php --`. */
+/** The pool gate on the load balancer host: lb-pool-check.php (with the stats reader) on stdin to `php --`. */
 export function lbPoolCheckCommand(a: {
     kind: LoadBalancerKind;
     user: string;
@@ -51,7 +51,7 @@ export function lbPoolCheckCommand(a: {
 }): ShippedCommand {
     const args = ["--socket", a.socket, "--backend", a.backend, "--servers", a.servers.join(","), "--timeout", String(a.timeoutSeconds)];
     // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
-    return { create: `${a.kind === "pfsense" ? "" : asRoot(a.user)}php -- ${args.join(" ")}`, stdin: scriptText("cluster/lb-pool-check.php") };
+    return { create: `${a.kind === "pfsense" ? "" : asRoot(a.user)}php -- ${args.join(" ")}`, stdin: phpBundle({ libs: [HAPROXY_STATS_LIB], main: "cluster/lb-pool-check.php" }) };
 }
 
 export interface VerificationArgs {

@@ -41,6 +41,7 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "components/controlPlanePlacement.ts",
         "components/capacityGate.ts",
         "components/masterVm.ts",
+        "components/shipping/userData.ts",
         "components/kubeadm/controlPlaneJoin.ts",
         "components/loadBalancer/poolMember.ts",
         // Phase 1.5's beforeJoin step, registered with each new master.
@@ -220,9 +221,12 @@ export const SHARED = {
         "components/loadBalancer/shared.ts",
         "components/clusterOps/remote.ts",
         "components/clusterOps/kubernetes.ts",
+        "components/projectFiles.ts",
+        "components/shipping/payloads.ts",
+        "components/shipping/phpBundle.ts",
     ],
     /** Sourced by (or bundled with) the scripts of several phases. */
-    scripts: ["kubeadm/lib.sh", "etcd/lib.sh"],
+    scripts: ["kubeadm/lib.sh", "etcd/lib.sh", "haproxy/stats.php"],
     tests: [
         "tests/plan/behaviourPin.test.ts",
         "tests/layout.test.ts",
@@ -231,9 +235,9 @@ export const SHARED = {
         "tests/commandLifecycle.test.ts",
         "tests/scripts/shellcheck.test.ts",
         "tests/scripts/shippedPath.test.ts",
-        "tests/kubeadm/shellcheck.test.ts",
         // Every runbook's calls against the usage of the scripts they name.
         "tests/docs/runbooks.test.ts",
+        "tests/architecture/sayOnce.test.ts",
     ],
 } as const;
 
