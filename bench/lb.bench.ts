@@ -23,7 +23,6 @@ import * as path from "path";
 import { spawn } from "child_process";
 import {
     apiserverPool,
-    bashWithPayload,
     DEFAULT_HEALTH_CHECK_TIMINGS,
     ejectionBoundMs,
     HealthCheckTimings,
@@ -32,6 +31,7 @@ import {
     renderHaproxyFragment,
     renderHaproxyServerLine,
 } from "../topology";
+import { bashWithPayload } from "../components/shipping/payloads";
 import { SCRIPTS_DIR } from "../components/scriptFile";
 import { FakeApiserver, selfSignedCert, TlsPair } from "../tests/fixtures/loadBalancer/fakeApiserver";
 import { HaproxyProcess, sleep, testGlobal } from "../tests/fixtures/loadBalancer/haproxyProcess";

@@ -2,7 +2,27 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "../topology";
 import { childOf } from "./childOptions";
-import { RemoteStep } from "./remoteStep";
+import { RemoteStep, shipStep, StepSpec } from "./remoteStep";
+import type { ShippedCommand } from "./shipped";
+
+type PlannedOnNode = readonly (PlannedVm & { readonly vmId: number })[];
+
+/** The capacity check on a Proxmox node (see scripts/proxmox/capacity-check.sh), as the SSH user. */
+export function capacityCheckStep(facts: NodeCapacityFacts, planned: PlannedOnNode): StepSpec {
+    return {
+        script: "proxmox/capacity-check.sh",
+        args: capacityCheckArgs(facts, planned.map((vm) => `${vm.vmId}:${vm.memoryGiB}`).join(",")),
+        runAs: "user",
+    };
+}
+
+/**
+ * What CapacityGate ships (the script tests run exactly this). It runs as the SSH user, without
+ * sudo, so the command line is the same whoever that is.
+ */
+export function capacityCheckCommand(facts: NodeCapacityFacts, planned: PlannedOnNode): ShippedCommand {
+    return shipStep("", capacityCheckStep(facts, planned));
+}
 
 export interface CapacityGateArgs {
     readonly node: ProxmoxNode;
@@ -13,12 +33,6 @@ export interface CapacityGateArgs {
     readonly sshPrivateKey: pulumi.Output<string>;
 }
 
-/**
- * Before any VM is cloned onto a Proxmox node, checks the node's live memory against the stack's
- * figures: refuses when the config's committedMemoryGiB is stale, or when committed + planned
- * exceeds physical - reserve. The facts ride in `triggers`, where the ram-headroom policy reads
- * them, and a change of figures re-runs the check.
- */
 /** capacity-check.sh's arguments for a node's facts and the VMs planned on it ("vmid:GiB,..."). */
 export function capacityCheckArgs(facts: NodeCapacityFacts, planned: string): string[] {
     return [
@@ -30,21 +44,24 @@ export function capacityCheckArgs(facts: NodeCapacityFacts, planned: string): st
     ];
 }
 
+/**
+ * Before any VM is cloned onto a Proxmox node, checks the node's live memory against the stack's
+ * figures: refuses when the config's committedMemoryGiB is stale, or when committed + planned
+ * exceeds physical - reserve. The facts ride in `triggers`, where the ram-headroom policy reads
+ * them, and a change of figures re-runs the check.
+ */
 export class CapacityGate extends pulumi.ComponentResource {
     readonly check: command.remote.Command;
 
     constructor(name: string, args: CapacityGateArgs, opts?: pulumi.ComponentResourceOptions) {
         super(COMPONENT_TYPES.capacityGate, name, {}, opts);
-        const planned = args.planned.map((vm) => `${vm.vmId}:${vm.memoryGiB}`).join(",");
         this.check = new RemoteStep(
             `${name}-check`,
             {
                 host: { name: args.node.name, address: args.node.address },
                 user: args.sshUser,
                 privateKey: args.sshPrivateKey,
-                script: "proxmox/capacity-check.sh",
-                args: capacityCheckArgs(args.facts, planned),
-                runAs: "user",
+                ...capacityCheckStep(args.facts, args.planned),
                 // A check: an update re-runs it; new figures replace it (triggers).
                 triggers: [capacityTrigger(args.facts)],
                 formerParent: this,

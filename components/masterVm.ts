@@ -7,10 +7,10 @@ import {
     memberTag,
     NewMasterPlacement,
     proxmoxTagOrder,
-    renderMasterUserData,
     stableMac,
     Topology,
 } from "../topology";
+import { renderMasterUserData } from "./shipping/userData";
 import { childOf } from "./childOptions";
 import { scriptText } from "./scriptFile";
 

@@ -7,6 +7,7 @@
  */
 import { bundleScript, BundleSpec } from "./kubeadm/bundle";
 import { scriptText } from "./scriptFile";
+import { HAPROXY_STATS_LIB, phpBundle } from "./shipping/phpBundle";
 
 /** Where a step runs: an existing or new master, a Proxmox node, the load balancer (pfSense or HAProxy). */
 export type HostKind = "master" | "new-master" | "proxmox" | "load-balancer";
@@ -34,7 +35,7 @@ export const SCRIPT_MANIFEST = {
     "cluster/control-plane-flags.sh": { host: "master", runAs: "root", libs: KUBEADM_LIB, embed: ["kubeadm/patch-cluster-config.py"] },
     "cluster/verify-etcd.sh": { host: "master", runAs: "root", libs: BOTH_LIBS },
     // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
-    "cluster/lb-pool-check.php": { host: "load-balancer", runAs: "root", runner: "php" },
+    "cluster/lb-pool-check.php": { host: "load-balancer", runAs: "root", runner: "php", libs: [HAPROXY_STATS_LIB] },
 } as const satisfies Record<string, ScriptEntry>;
 
 export type ScriptId = keyof typeof SCRIPT_MANIFEST;
@@ -50,10 +51,12 @@ export function scriptEntry(id: ScriptId): ScriptEntry {
 
 /**
  * The one bundler: the text a script travels as on stdin. A script that needs nothing goes as it
- * is; one with libraries or embedded files as a bundle (components/kubeadm/bundle.ts).
+ * is; one with libraries or embedded files as a bundle (components/kubeadm/bundle.ts, for PHP
+ * components/shipping/phpBundle.ts).
  */
 export function shippedText(id: ScriptId): string {
     const entry = scriptEntry(id);
     if (!entry.libs?.length && !entry.embed?.length) return scriptText(id);
+    if (entry.runner === "php") return phpBundle({ libs: entry.libs ?? [], main: id });
     return bundleScript({ ...(entry.libs ? { libs: entry.libs } : {}), ...(entry.embed ? { embed: entry.embed } : {}), main: id });
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadTopology, RawConfig, Topology } from "../topology";
+import { readProjectFile } from "./projectFiles";
 
 /** The stack's secrets, as Pulumi secret outputs; the topology never holds them. */
 export interface StackSecrets {
@@ -38,7 +39,7 @@ export function rawProjectConfig(project: string): RawConfig {
  */
 export function readStackConfig(): { topology: Topology; secrets: StackSecrets } {
     const project = pulumi.getProject();
-    const topology = loadTopology(rawProjectConfig(project), { project, stack: pulumi.getStack() });
+    const topology = loadTopology(rawProjectConfig(project), { project, stack: pulumi.getStack(), readProjectFile });
     const config = new pulumi.Config(project);
     const secretField = (key: string, field: string): pulumi.Output<string> =>
         config.requireSecretObject<Record<string, string>>(key).apply((o) => o[field]);

@@ -16,6 +16,7 @@ import { phaseTable, README, readmeTable, TABLE_BEGIN, TABLE_END } from "../tool
 import type { RecordedValue } from "../tools/recorder";
 import { labConfig, recordLab } from "./helpers/program";
 import { loadTopology } from "../topology";
+import { readProjectFile } from "../components/projectFiles";
 
 const at = (file: string): string => path.join(PROJECT_DIR, file);
 
@@ -136,7 +137,7 @@ describe("layout: the phase registry (components/phases/registry.ts) and what it
         // Read with the secret inputs revealed: some scripts travel in a secret stdin.
         const recording = await recordLab("7", undefined, { revealSecrets: true });
         const stack = labConfig("7");
-        const topology = loadTopology(stack.raw, { project: stack.project, stack: stack.stack });
+        const topology = loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile });
         const strings = (v: RecordedValue, out: string[] = []): string[] => {
             if (typeof v === "string") out.push(v);
             else if (Array.isArray(v)) v.forEach((x) => strings(x, out));

@@ -23,6 +23,8 @@ export interface Pins {
     readonly plugins: Readonly<Record<string, PluginPin>>;
     readonly kubernetes: string;
     readonly etcd: string;
+    /** The Node.js toolchain/node.sh fetches when the machine's is older than its major. */
+    readonly node: string;
 }
 
 export const pins: Pins = JSON.parse(readFileSync(path.join(repoRoot, "toolchain", "pins.json"), "utf8"));

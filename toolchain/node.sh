@@ -8,9 +8,17 @@
 #   source toolchain/node.sh      # then: node --version  ->  v22.x (or the machine's newer one)
 #
 # Environment: HA_TOOLCHAIN_CACHE (default ~/.cache/ha-control-plane/toolchain).
+#
+# The version is toolchain/pins.json's "node" (read with sed: no node, jq or python3 is
+# assumed yet); any Node of its major or later is accepted (package.json's engines says
+# >= that major, tests/nodeVersion.test.ts holds the three together).
 
-HA_NODE_VERSION=22.23.5
-HA_NODE_MIN_MAJOR=22
+ha_node_pinned() { # ha_node_pinned PINS_JSON -> the "node" version pinned there
+    sed -n 's/^[[:space:]]*"node"[[:space:]]*:[[:space:]]*"\([0-9]*\.[0-9]*\.[0-9]*\)".*/\1/p' "$1"
+}
+
+HA_NODE_VERSION=$(ha_node_pinned "$(dirname "${BASH_SOURCE[0]}")/pins.json")
+HA_NODE_MIN_MAJOR=${HA_NODE_VERSION%%.*}
 
 ha_node_major() { # ha_node_major [NODE] -> the major version of that node, or nothing
     local v
@@ -45,6 +53,10 @@ ha_node_fetch() { # ha_node_fetch ARCH CACHE DIR: the pinned binary into DIR
 
 ha_node_setup() {
     local major arch
+    if [[ -z $HA_NODE_VERSION ]]; then
+        echo "toolchain/node.sh: no \"node\": \"X.Y.Z\" pin in $(dirname "${BASH_SOURCE[0]}")/pins.json" >&2
+        return 1
+    fi
     major=$(ha_node_major)
     if [[ -n $major && $major -ge $HA_NODE_MIN_MAJOR ]]; then
         return 0

@@ -36,6 +36,7 @@ import {
 import { recordProgram, RecordedResource, RecordedValue } from "./recorder";
 import { PolicyConfig, PolicyConfigError, resolvePolicyConfig, runPolicies, unknownPolicyNames, Violation } from "./policyRunner";
 import { loadStackConfig } from "./stackFile";
+import { readProjectFile } from "../components/projectFiles";
 
 export const PHASE_TYPE = COMPONENT_TYPES.phase;
 export const PROJECT_DIR = path.resolve(__dirname, "..");
@@ -231,7 +232,7 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
         ...(options.targetPhase !== undefined ? { targetPhase: options.targetPhase } : {}),
     });
     // Throws ConfigError (exit 2) before anything is registered.
-    const topology = loadTopology(stackConfig.raw, { project: stackConfig.project, stack: stackConfig.stack });
+    const topology = loadTopology(stackConfig.raw, { project: stackConfig.project, stack: stackConfig.stack, readProjectFile });
     // The CLI reads only the file; the plan also fills in what the topology implies, so a stack
     // without a policies/<stack>.json (a --config-file variant) is checked all the same.
     const projectDir = options.projectDir ?? PROJECT_DIR;

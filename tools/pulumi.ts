@@ -39,14 +39,12 @@ function loadProgram(programFile: string): unknown {
  * module is required on the CLI's Run call, inside the SDK's per-run state.
  */
 export async function startInProcessHost(programFile: string): Promise<InProcessHost> {
-    // SDK internals this relies on: automation/server's LanguageServer and the proto service
-    // (the Automation API's inline-program path uses exactly these).
+    // Loaded here, not at the top: the wrapper's other commands never load the SDK.
     const grpc: typeof import("@grpc/grpc-js") = require("@grpc/grpc-js");
-    const { LanguageServer } = require("@pulumi/pulumi/automation/server");
-    const langrpc = require("@pulumi/pulumi/proto/language_grpc_pb");
+    const { newLanguageRuntime }: typeof import("./sdkInternals") = require("./sdkInternals");
     const server = new grpc.Server({ "grpc.max_receive_message_length": 1 << 30 });
-    const languageServer = new LanguageServer(() => loadProgram(programFile));
-    server.addService(langrpc.LanguageRuntimeService, languageServer);
+    const languageRuntime = newLanguageRuntime(() => loadProgram(programFile));
+    server.addService(languageRuntime.definition, languageRuntime.implementation);
     const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
@@ -54,7 +52,7 @@ export async function startInProcessHost(programFile: string): Promise<InProcess
         address: `127.0.0.1:${port}`,
         stop(hadError: boolean) {
             try {
-                languageServer.onPulumiExit(hadError);
+                languageRuntime.onPulumiExit(hadError);
             } finally {
                 server.forceShutdown();
             }

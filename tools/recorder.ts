@@ -4,12 +4,24 @@
  * secret. Shared by the offline plan and the program tests. Secret values are never recorded.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { setAllConfig } from "@pulumi/pulumi/runtime/config";
-import { MockMonitor, MockResourceArgs, MockResourceResult, Mocks } from "@pulumi/pulumi/runtime/mocks";
-import { specialResourceSig, specialSecretSig, specialSigKey, unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import * as pulumiSettings from "@pulumi/pulumi/runtime/settings";
-import { setMockOptions } from "@pulumi/pulumi/runtime/settings";
-import { runInPulumiStack } from "@pulumi/pulumi/runtime/stack";
+import {
+    enableAliasSpecs,
+    installMockMonitor,
+    MockMonitor,
+    MonitorCallback,
+    RegisterResourceOutputsRequest,
+    RegisterResourceRequest,
+    replaceMockUrnScheme,
+    runInStack,
+    setProgramConfig,
+    specialResourceSig,
+    specialSecretSig,
+    specialSigKey,
+    unknownValue,
+    waitForRegistrations,
+    WireAlias,
+    withFreshRuntimeState,
+} from "./sdkInternals";
 import { stubOutputs } from "./stubs";
 
 /** Stands in for a secret input in a recording; prints as [secret]. */
@@ -77,35 +89,6 @@ export function decodeWire(value: unknown, revealSecrets = false): RecordedValue
     return String(value);
 }
 
-/** The part of the SDK's RegisterResourceRequest the recorder reads. */
-interface RegisterOutputsRequest {
-    getUrn(): string;
-    getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined;
-}
-
-interface RegisterRequest {
-    getType(): string;
-    getName(): string;
-    getParent(): string;
-    getCustom(): boolean;
-    getProvider(): string;
-    getProtect(): boolean;
-    getIgnorechangesList(): string[];
-    getDeletebeforereplace(): boolean;
-    getAdditionalsecretoutputsList(): string[];
-    getDependenciesList(): string[];
-    getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
-    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
-    getAliasesList(): readonly WireAlias[];
-    getAliasurnsList(): string[];
-}
-
-/** An alias as the SDK sends it to a monitor that supports alias specs (aliasproto.Alias). */
-interface WireAlias {
-    getUrn(): string;
-    getSpec(): { getName(): string; getType(): string; getStack(): string; getProject(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
-}
-
 export class RecordingMonitor extends MockMonitor {
     readonly recorded: RecordedResource[] = [];
     /** Tests only: record secret inputs in clear. The plan never sets it. */
@@ -121,7 +104,7 @@ export class RecordingMonitor extends MockMonitor {
     static engineUrn(parent: string, type: string, name: string): string {
         const parentType = parent ? parent.split("::")[2] : "";
         const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
-        return `urn:pulumi:${pulumiSettings.getStack()}::${pulumiSettings.getProject()}::${qualified}::${name}`;
+        return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${qualified}::${name}`;
     }
 
     /**
@@ -133,24 +116,23 @@ export class RecordingMonitor extends MockMonitor {
         const spec = alias.getSpec();
         if (!spec) return alias.getUrn();
         const aliasParent = spec.getNoparent() ? "" : spec.getParenturn() || parent;
-        const stack = spec.getStack() || pulumiSettings.getStack();
-        const project = spec.getProject() || pulumiSettings.getProject();
+        const stack = spec.getStack() || pulumi.getStack();
+        const project = spec.getProject() || pulumi.getProject();
         const own = RecordingMonitor.engineUrn(aliasParent, spec.getType() || type, spec.getName() || name);
         return `urn:pulumi:${stack}::${project}::${own.split("::").slice(2).join("::")}`;
     }
 
-    constructor(mocks: Mocks) {
+    constructor(mocks: pulumi.runtime.Mocks) {
         super(mocks);
-        // MockMonitor.newUrn is private in the SDK's types: replaced on the instance (SDK internal).
-        (this as unknown as { newUrn: typeof RecordingMonitor.engineUrn }).newUrn = RecordingMonitor.engineUrn;
+        replaceMockUrnScheme(this, RecordingMonitor.engineUrn);
     }
 
-    override registerResourceOutputs(req: RegisterOutputsRequest, callback: (err: unknown, response: unknown) => void): void {
+    override registerResourceOutputs(req: RegisterResourceOutputsRequest, callback: MonitorCallback): void {
         this.registeredOutputs.set(req.getUrn(), decodeWire(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, RecordedValue>);
         super.registerResourceOutputs(req, callback);
     }
 
-    override async registerResource(req: RegisterRequest, callback: (err: unknown, response: unknown) => void): Promise<void> {
+    override async registerResource(req: RegisterResourceRequest, callback: MonitorCallback): Promise<void> {
         const propertyDependencies: Record<string, string[]> = {};
         req.getPropertydependenciesMap().forEach((deps, key) => {
             propertyDependencies[key] = deps.getUrnsList();
@@ -186,8 +168,8 @@ export class RecordingMonitor extends MockMonitor {
 }
 
 /** Mock provider behaviour: echo inputs as state, plus realistic stand-ins for computed values. */
-const mocks: Mocks = {
-    newResource(args: MockResourceArgs): MockResourceResult {
+const mocks: pulumi.runtime.Mocks = {
+    newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
         const { id, extra } = stubOutputs(args.type, args.name, args.inputs as Record<string, unknown>);
         return { id, state: { ...args.inputs, ...extra } };
     },
@@ -195,21 +177,6 @@ const mocks: Mocks = {
         return args.inputs;
     },
 };
-
-interface StateModule {
-    withLocalStorage<T>(callback: () => T): T;
-    getStore(): unknown;
-}
-interface SettingsModule {
-    waitForRPCs(): Promise<void>;
-}
-// Internal to the SDK (what the automation API uses): a fresh runtime store per run, so several
-// programs can run in one process (one per target phase in the tests and the benchmark).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const state = require("@pulumi/pulumi/runtime/state") as StateModule;
-// Also internal: resolves once every registration RPC has been answered.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const settings = require("@pulumi/pulumi/runtime/settings") as SettingsModule;
 
 export interface RunOptions {
     readonly project: string;
@@ -227,15 +194,17 @@ export interface RunOptions {
  * Throws what the program throws (a ConfigError for bad input, before any registration).
  */
 export function recordProgram(options: RunOptions): Promise<Recording> {
-    return state.withLocalStorage(async () => {
+    // A fresh runtime store per run, so several programs run in one process (one per target
+    // phase in the tests and the benchmark).
+    return withFreshRuntimeState(async () => {
         const monitor = new RecordingMonitor(mocks);
         monitor.revealSecrets = options.revealSecrets ?? false;
-        setMockOptions(monitor, options.project, options.stack, true);
+        installMockMonitor(monitor, options.project, options.stack, true);
         // As the engine does (and setMocks): aliases travel as specs the monitor resolves.
-        (state.getStore() as { supportsAliasSpecs: boolean }).supportsAliasSpecs = true;
-        setAllConfig(options.config, [...options.secretKeys]);
+        enableAliasSpecs();
+        setProgramConfig(options.config, options.secretKeys);
         let failure: unknown;
-        const outputs = await runInPulumiStack(async () => {
+        const outputs = await runInStack(async () => {
             try {
                 return await Promise.resolve(options.program());
             } catch (err) {
@@ -243,7 +212,7 @@ export function recordProgram(options: RunOptions): Promise<Recording> {
                 return undefined;
             }
         });
-        await settings.waitForRPCs();
+        await waitForRegistrations();
         if (failure) throw failure;
         const resolved = await new Promise<Record<string, unknown>>((resolve) => {
             pulumi.output(outputs ?? {}).apply((value) => resolve(value as Record<string, unknown>));

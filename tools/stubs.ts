@@ -3,15 +3,10 @@
  * values of the right shape. Keyed by resource type.
  */
 import { createHash } from "crypto";
-import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { secretOnTheWire } from "./sdkInternals";
 
 function digest(seed: string, length: number): string {
     return createHash("sha256").update(seed).digest("hex").slice(0, length);
-}
-
-/** An output the real provider marks secret, in the wire form the SDK reads back as a secret. */
-function secretOutput(value: string): Record<string, unknown> {
-    return { [specialSigKey]: specialSecretSig, value };
 }
 
 /** Lowercase letters and digits, as @pulumi/random makes them with upper/special off. */
@@ -40,7 +35,7 @@ export function stubOutputs(type: string, name: string, inputs: Record<string, u
             // join-material.sh prints one JSON line the join reads (topology/kubeadm.ts JoinMaterial).
             if (name.endsWith("-join-material")) {
                 const stdout = JSON.stringify({ caCertHash: `sha256:${digest(`ca${name}`, 64)}`, tokenExpires: "2030-01-01T00:30:00Z", tokenId: alnum(`${name}-token-id`, 6) });
-                return { id: `${name}-${digest(name, 8)}`, extra: { stdout: secretOutput(stdout), stderr: secretOutput("") } };
+                return { id: `${name}-${digest(name, 8)}`, extra: { stdout: secretOnTheWire(stdout), stderr: secretOnTheWire("") } };
             }
             return { id: `${name}-${digest(name, 8)}`, extra: { stdout: "", stderr: "" } };
         // @pulumi/random: the outputs the provider marks secret are secret here too.
@@ -48,11 +43,11 @@ export function stubOutputs(type: string, name: string, inputs: Record<string, u
             return { id: "none", extra: { result: alnum(name, Number(inputs.length ?? 16)) } };
         case "random:index/randomPassword:RandomPassword": {
             const result = alnum(`password${name}`, Number(inputs.length ?? 16));
-            return { id: "none", extra: { result: secretOutput(result), bcryptHash: secretOutput(`$2a$10$${digest(result, 53)}`) } };
+            return { id: "none", extra: { result: secretOnTheWire(result), bcryptHash: secretOnTheWire(`$2a$10$${digest(result, 53)}`) } };
         }
         case "random:index/randomBytes:RandomBytes": {
             const hex = digest(`bytes${name}`, 2 * Number(inputs.length ?? 32)).padEnd(2 * Number(inputs.length ?? 32), "0");
-            return { id: "none", extra: { hex: secretOutput(hex), base64: secretOutput(Buffer.from(hex, "hex").toString("base64")) } };
+            return { id: "none", extra: { hex: secretOnTheWire(hex), base64: secretOnTheWire(Buffer.from(hex, "hex").toString("base64")) } };
         }
         default:
             return { id: `${name}-${digest(type + name, 8)}`, extra: {} };

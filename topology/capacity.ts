@@ -3,15 +3,7 @@
  *   committed + planned <= physical - host reserve.
  * The seed deferred the migration on exactly this arithmetic (262 GiB committed of 267 GiB).
  */
-import type { MasterSpec, ProxmoxNode, Topology } from "./config";
-
-/** What the capacity rule needs to know about one Proxmox node. */
-export interface NodeCapacityFacts {
-    readonly node: string;
-    readonly physicalGiB: number;
-    readonly committedGiB: number;
-    readonly hostReserveGiB: number;
-}
+import type { MasterSpec, NodeCapacityFacts, ProxmoxNode, Topology } from "./types";
 
 export interface PlannedVm {
     readonly name: string;

@@ -1,50 +1,9 @@
 /**
- * The cloud-init user-data for a new master, rendered by the program and uploaded as a Proxmox
- * snippet. Pure: the node-prepare script's text is passed in, so tests render it without disk.
+ * The rule for a new master's cloud-init user-data: it prepares the node and never joins it.
+ * The program renders the user-data (components/shipping/userData.ts) and the policies check it
+ * here.
  */
-import { parse, stringify } from "yaml";
-
-export interface MasterUserDataInput {
-    readonly hostname: string;
-    readonly domain: string;
-    readonly user: string;
-    readonly publicKey: string;
-    readonly kubernetesVersion: string;
-    /** Text of scripts/cloud-init/k8s-node-prepare.sh. */
-    readonly prepareScript: string;
-}
-
-export const PREPARE_SCRIPT_PATH = "/usr/local/sbin/k8s-node-prepare.sh";
-
-export function renderMasterUserData(input: MasterUserDataInput): string {
-    const document = {
-        hostname: input.hostname,
-        fqdn: `${input.hostname}.${input.domain}`,
-        manage_etc_hosts: true,
-        users: [
-            {
-                name: input.user,
-                groups: ["sudo"],
-                shell: "/bin/bash",
-                sudo: "ALL=(ALL) NOPASSWD:ALL",
-                lock_passwd: true,
-                ssh_authorized_keys: [input.publicKey],
-            },
-        ],
-        ssh_pwauth: false,
-        package_update: false,
-        packages: ["qemu-guest-agent"],
-        write_files: [{ path: PREPARE_SCRIPT_PATH, permissions: "0755", owner: "root:root", content: input.prepareScript }],
-        // Masters are prepared for kubeadm but never join here: the program joins them as
-        // control-plane members, one at a time, with fresh join material.
-        runcmd: [
-            ["systemctl", "enable", "--now", "qemu-guest-agent"],
-            ["bash", PREPARE_SCRIPT_PATH, input.kubernetesVersion],
-        ],
-        final_message: "cloud-init done after $UPTIME s: ready for kubeadm join --control-plane",
-    };
-    return `#cloud-config\n${stringify(document, { lineWidth: 0 })}`;
-}
+import { parse } from "yaml";
 
 /**
  * Where a user-data document would run `kubeadm join`, or undefined. A master's user-data must

@@ -1,9 +1,4 @@
-/** One broken rule in the stack config: the key, the value found, and the rule it breaks. */
-export interface ConfigIssue {
-    readonly key: string;
-    readonly value: unknown;
-    readonly rule: string;
-}
+import type { ConfigIssue } from "./types";
 
 function show(value: unknown): string {
     if (value === undefined) return "(missing)";

@@ -4,7 +4,7 @@
  * (as its triggers, which also re-run the gate when they change) and each new master's etcd
  * position on its VM's tags (visible in the Proxmox UI too). Both sides use these functions.
  */
-import type { NodeCapacityFacts } from "./capacity";
+import type { NodeCapacityFacts, Taint } from "./types";
 
 export const CAPACITY_FACTS_KIND = "ha-control-plane/proxmox-capacity";
 
@@ -235,11 +235,6 @@ export function protectArg(name: string): string {
 
 export function readProtectArgs(commandLine: string): string[] {
     return [...commandLine.matchAll(/--protect[ =]([A-Za-z0-9.-]+)/g)].map((m) => m[1]);
-}
-
-export interface Taint {
-    readonly key: string;
-    readonly effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
 }
 
 /** A taint the joining node must carry, as join-control-plane.sh takes it: `--taint KEY:EFFECT`. */

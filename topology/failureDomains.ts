@@ -5,9 +5,9 @@
  * functions here; the quorum arithmetic is topology/quorum.ts's, the capacity arithmetic
  * topology/capacity.ts's.
  */
-import { capacityRow, NodeCapacityFacts, nodeFacts } from "./capacity";
-import type { MasterSpec, Topology } from "./config";
+import { capacityRow, nodeFacts } from "./capacity";
 import { quorumOf } from "./quorum";
+import type { MasterSpec, NodeCapacityFacts, Topology } from "./types";
 
 /** An etcd member and the Proxmox node its VM runs on. */
 export interface MemberPlacement {

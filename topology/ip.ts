@@ -3,6 +3,7 @@
  * bit arithmetic.
  */
 import * as ipaddr from "ipaddr.js";
+import type { IPv4Range } from "./types";
 
 export function isIPv4(value: string): boolean {
     return ipaddr.IPv4.isValidFourPartDecimal(value);
@@ -33,11 +34,6 @@ export function prefixLength(cidr: string): number {
 /** The address as an unsigned 32-bit number, for range comparisons. */
 function toNumber(ip: string): number {
     return ipaddr.IPv4.parse(ip).toByteArray().reduce((acc, octet) => acc * 256 + octet, 0);
-}
-
-export interface IPv4Range {
-    readonly first: string;
-    readonly last: string;
 }
 
 /** "10.0.20.200-10.0.20.220" or a CIDR such as "10.0.20.192/27" (MetalLB accepts both). */

@@ -3,10 +3,14 @@
  * config API versions, the retrofit's endpoint and SANs, and who is an etcd member after each
  * join. Pure: no Pulumi resources, no I/O.
  */
-import { CONTROL_PLANE_LABEL } from "./clusterOps";
-import type { ClusterConfig, Topology } from "./config";
-import type { Taint } from "./facts";
-import type { NewMasterPlacement } from "./plan";
+import type { ClusterConfig, NewMasterPlacement, Taint, Topology } from "./types";
+
+/** The label kubeadm puts on control-plane nodes, and the taint that keeps workloads off them. */
+export const CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane";
+
+/** kubeadm's preflight refuses a control-plane node below these. */
+export const KUBEADM_MIN_CONTROL_PLANE_CORES = 2;
+export const KUBEADM_MIN_CONTROL_PLANE_MEMORY_GIB = 2;
 
 /**
  * The ClusterConfiguration API versions kubeadm writes into the kubeadm-config ConfigMap:

@@ -5,45 +5,14 @@
  * HAProxy) and the desired-state document the pfSense reconcile script applies through the
  * HAProxy package's config (scripts/pfsense/haproxy-reconcile.php). No Pulumi resources here.
  */
-import type { ClusterConfig, MasterSpec } from "./config";
+import { DEFAULT_HEALTH_CHECK_TIMINGS } from "./config/loadBalancer";
+import type { ClusterConfig, HealthCheckTimings, MasterSpec } from "./types";
 
 /** The names the seed plan uses on pfSense (phase 1.2); operators know them from the runbooks. */
 export const APISERVER_POOL_NAME = "apiserver_nodes";
 export function apiserverFrontendName(port: number): string {
     return `apiserver_proxy_${port}`;
 }
-
-/**
- * Health-check timings. HAProxy checks every `intervalMs`; after the first failure it re-checks
- * every `fastIntervalMs` until `fall` consecutive failures mark the server DOWN; a DOWN server
- * is checked every `downIntervalMs` and comes back after `rise` consecutive successes.
- */
-export interface HealthCheckTimings {
-    readonly intervalMs: number;
-    readonly fastIntervalMs: number;
-    readonly downIntervalMs: number;
-    readonly fall: number;
-    readonly rise: number;
-    /** A check that has not answered after this long counts as failed (HAProxy `timeout check`). */
-    readonly timeoutMs: number;
-}
-
-/**
- * This project's timings, chosen with bench/lb.bench.ts --sweep (README: measured failover): an
- * unready apiserver is out of the pool about 0.8 s after /readyz turns (at most 1.5 s), against
- * about 4.8 s (at most 6 s) with the kubeadm docs' defaults. fall 2 would gain ~0.2 s but eject
- * on two failed checks 250 ms apart; fall 3 asks for >= 500 ms of failure in a row, so one slow
- * /readyz during an etcd hiccup does not eject a master; rise 2 keeps a flapping one out. One LB
- * checking each apiserver once a second (4/s while one is failing) is negligible load.
- */
-export const DEFAULT_HEALTH_CHECK_TIMINGS: HealthCheckTimings = Object.freeze({
-    intervalMs: 1000,
-    fastIntervalMs: 250,
-    downIntervalMs: 1000,
-    fall: 3,
-    rise: 2,
-    timeoutMs: 1000,
-});
 
 /**
  * kubeadm's docs/ha-considerations.md haproxy.cfg: no timings on the server line, so HAProxy's
@@ -153,13 +122,6 @@ export function apiserverPool(
  */
 export function ejectionBoundMs(t: HealthCheckTimings): number {
     return t.intervalMs + (t.fall - 1) * t.fastIntervalMs;
-}
-
-/** A broken timing rule, or undefined; the config layer reports it against its key. */
-export function checkHealthCheckTimings(t: HealthCheckTimings): { field: keyof HealthCheckTimings; rule: string } | undefined {
-    if (t.fastIntervalMs > t.intervalMs) return { field: "fastIntervalMs", rule: `must not exceed intervalMs (${t.intervalMs})` };
-    if (t.timeoutMs > t.intervalMs * 10) return { field: "timeoutMs", rule: `must not exceed 10 x intervalMs (${t.intervalMs * 10})` };
-    return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,10 +262,6 @@ export interface PfsenseAliasItem {
     readonly detail: string;
 }
 
-/** pfSense's rule for alias names (is_validaliasname): up to 31 of a-z, A-Z, 0-9, _; not only digits or only underscores. */
-export const PFSENSE_ALIAS_NAME = /^(?!\d+$)(?!_+$)[A-Za-z0-9_]{1,31}$/;
-export const DEFAULT_PFSENSE_HOST_ALIAS = "k8s_apiserver_vip";
-
 export interface PfsenseOwner {
     /** e.g. "ha-control-plane/lab": marks what this stack created, so others' items are never touched. */
     readonly owner: string;
@@ -431,7 +389,8 @@ export function pfsenseMemberState(pool: ApiserverPool, server: PoolServer, opti
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shipping a payload with a script on stdin
+// The payload a script is shipped with on stdin, read back (components/shipping/payloads.ts
+// writes it: phpWithState, bashWithPayload)
 // ---------------------------------------------------------------------------------------------
 
 /**
@@ -440,10 +399,6 @@ export function pfsenseMemberState(pool: ApiserverPool, server: PoolServer, opti
  * diff). A JSON line never starts with the bare word that closes the nowdoc.
  */
 export const PHP_STATE_CONSTANT = "HA_CONTROL_PLANE_STATE_JSON";
-export function phpWithState(script: string, state: unknown): string {
-    const json = JSON.stringify(state, null, 2);
-    return `<?php\nconst ${PHP_STATE_CONSTANT} = <<<'${PHP_STATE_CONSTANT}'\n${json}\n${PHP_STATE_CONSTANT};\n?>\n${script}`;
-}
 
 /** Reads the state back out of a shipped script (for policies and tests). */
 export function readPhpState(stdin: string): unknown {
@@ -453,10 +408,6 @@ export function readPhpState(stdin: string): unknown {
 
 /** The bash counterpart: a quoted heredoc assigned to HA_PAYLOAD before the script. */
 export const BASH_PAYLOAD_DELIMITER = "HA_CONTROL_PLANE_PAYLOAD";
-export function bashWithPayload(script: string, payload: string): string {
-    if (payload.split("\n").includes(BASH_PAYLOAD_DELIMITER)) throw new Error(`payload contains the line ${BASH_PAYLOAD_DELIMITER}`);
-    return `HA_PAYLOAD=$(cat <<'${BASH_PAYLOAD_DELIMITER}'\n${payload.replace(/\n$/, "")}\n${BASH_PAYLOAD_DELIMITER}\n)\n${script}`;
-}
 
 /** Reads the payload back out of a script shipped with bashWithPayload (for policies and tests). */
 export function readBashPayload(stdin: string): string | undefined {

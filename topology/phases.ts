@@ -1,3 +1,5 @@
+import type { AssertNone, PhaseId } from "./types";
+
 /**
  * The phase table. Ids follow the seed plan so an operator can read the plan and the stack side
  * by side; order is the table's order, and each phase depends on the one before it.
@@ -13,9 +15,10 @@ export const PHASES = [
     { id: "5", title: "kured reboot gate requires a control-plane quorum" },
     { id: "6", title: "End-to-end verification gates" },
     { id: "7", title: "Upgrade chain walks every master, one at a time, with quorum gates" },
-] as const;
+] as const satisfies readonly { readonly id: PhaseId; readonly title: string }[];
 
-export type PhaseId = (typeof PHASES)[number]["id"];
+/** Compiles only while the table has a row for every PhaseId (the error names the one missing). */
+export type EveryPhaseHasARow = AssertNone<Exclude<PhaseId, (typeof PHASES)[number]["id"]>>;
 export type PhaseInfo = (typeof PHASES)[number];
 
 export const PHASE_IDS: readonly PhaseId[] = PHASES.map((p) => p.id);

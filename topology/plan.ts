@@ -2,18 +2,9 @@
  * What a stack at a given target phase plans: which new masters, in which phase, as which etcd
  * member; and the quorum after each step. Used by the program, the plan and the policies' specs.
  */
-import type { MasterSpec, Topology } from "./config";
-import { PhaseId, phaseIndex, phaseOfNewMaster } from "./phases";
+import { phaseIndex, phaseOfNewMaster } from "./phases";
 import { quorumStep, QuorumStep } from "./quorum";
-
-export interface NewMasterPlacement {
-    readonly master: MasterSpec;
-    readonly phase: PhaseId;
-    /** 1-based position in etcd once it has joined (the existing master is member 1). */
-    readonly member: number;
-    /** The planned final control-plane size. */
-    readonly of: number;
-}
+import type { NewMasterPlacement, PhaseId, Topology } from "./types";
 
 export function newMasterPlacements(topology: Topology): NewMasterPlacement[] {
     return topology.newMasters.map((master, i) => ({

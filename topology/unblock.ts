@@ -10,9 +10,10 @@
  *   move-new-masters            new masters moved to nodes with room, and what the failure
  *                               domains look like then.
  */
-import { capacityPlan, capacityRow, CapacityRow, nodeFacts, NodeCapacityFacts, PlannedVm, SizingBasis, suggestedMasterSizeGiB } from "./capacity";
-import { KUBEADM_MIN_CONTROL_PLANE_MEMORY_GIB, MasterSpec, Topology } from "./config";
+import { capacityPlan, capacityRow, CapacityRow, nodeFacts, PlannedVm, SizingBasis, suggestedMasterSizeGiB } from "./capacity";
 import { FailureDomain, failureDomains, lossWords } from "./failureDomains";
+import { KUBEADM_MIN_CONTROL_PLANE_MEMORY_GIB } from "./kubeadm";
+import type { MasterSpec, NodeCapacityFacts, Topology } from "./types";
 
 interface OptionBase {
     readonly node: string;

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { etcdPodNames, Topology } from "../../topology";
+import { etcdPodNames, Topology, truncateKubernetesName } from "../../topology";
 import { stackLabels } from "./kubernetes";
 
 export const GATE_ETCD_ROLE = "ha-control-plane-etcd-health";
@@ -45,7 +45,7 @@ export interface ServiceAccountRef {
 /** Binds a service account to the gate's roles (created in phase 5, bound again in phase 7). */
 export function bindGate(name: string, topology: Topology, account: ServiceAccountRef, opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
     const subjects = [{ kind: "ServiceAccount", namespace: account.namespace, name: account.name }];
-    const bindingName = `${GATE_ETCD_ROLE}-${account.namespace}-${account.name}`.slice(0, 63).replace(/-+$/, "");
+    const bindingName = truncateKubernetesName(`${GATE_ETCD_ROLE}-${account.namespace}-${account.name}`);
     return [
         new k8s.rbac.v1.RoleBinding(
             `${name}-etcd-health-binding`,
@@ -59,7 +59,7 @@ export function bindGate(name: string, topology: Topology, account: ServiceAccou
         new k8s.rbac.v1.ClusterRoleBinding(
             `${name}-node-reader-binding`,
             {
-                metadata: { name: `${GATE_NODES_ROLE}-${account.namespace}-${account.name}`.slice(0, 63).replace(/-+$/, ""), labels: stackLabels(topology, GATE_NODES_ROLE) },
+                metadata: { name: truncateKubernetesName(`${GATE_NODES_ROLE}-${account.namespace}-${account.name}`), labels: stackLabels(topology, GATE_NODES_ROLE) },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: GATE_NODES_ROLE },
                 subjects,
             },

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, Topology, UPGRADE_CHAIN_ENV_FILE } from "../../topology";
+import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, Topology, truncateKubernetesName, UPGRADE_CHAIN_ENV_FILE } from "../../topology";
 import { childOf } from "../childOptions";
 import { bindGate } from "./gateAccess";
 import { kubernetesProvider, scriptsConfigMap, stackLabels } from "./kubernetes";
@@ -62,7 +62,7 @@ export class UpgradeChain extends pulumi.ComponentResource {
         new k8s.rbac.v1.ClusterRoleBinding(
             `${name}-drain-binding`,
             {
-                metadata: { name: `${DRAIN_ROLE}-${account.namespace}-${account.name}`.slice(0, 63).replace(/-+$/, ""), labels: stackLabels(topology, DRAIN_ROLE) },
+                metadata: { name: truncateKubernetesName(`${DRAIN_ROLE}-${account.namespace}-${account.name}`), labels: stackLabels(topology, DRAIN_ROLE) },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: DRAIN_ROLE },
                 subjects: [{ kind: "ServiceAccount", namespace: account.namespace, name: account.name }],
             },

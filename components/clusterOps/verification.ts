@@ -36,7 +36,7 @@ export function verifyEtcdScript(topology: Topology): RemoteScriptArgs {
     };
 }
 
-/** The pool gate on the load balancer host: lb-pool-check.php on stdin to `php --`. */
+/** The pool gate on the load balancer host: lb-pool-check.php (with the stats reader) on stdin to `php --`. */
 export function lbPoolCheckStep(a: {
     kind: LoadBalancerKind;
     socket: string;

@@ -83,6 +83,25 @@ export function retrofitCommand(a: RetrofitStepArgs & { sshUser: string }): Ship
     return shipStep(a.sshUser, retrofitStep(a));
 }
 
+type ProxmoxSnapshotArgs = { vmId: number; name: string; description: string; keep: boolean };
+
+/** The Proxmox snapshot of the existing master's VM, on its Proxmox node (see scripts/kubeadm/proxmox-snapshot.sh): taken on create, kept or deleted on delete. */
+export function proxmoxSnapshotStep(a: ProxmoxSnapshotArgs): StepSpec & { readonly deleteArgs: readonly string[] } {
+    const snapshotArgs = ["--vmid", String(a.vmId), "--name", a.name];
+    return {
+        script: "kubeadm/proxmox-snapshot.sh",
+        runAs: "root",
+        args: ["create", ...snapshotArgs, "--description", a.description],
+        deleteArgs: ["delete", ...snapshotArgs, ...(a.keep ? ["--keep"] : [])],
+    };
+}
+
+/** What the snapshot step ships for the Proxmox SSH user (the script tests run exactly this). */
+export function proxmoxSnapshotCommand(a: ProxmoxSnapshotArgs & { pveSshUser: string }): ShippedCommand & { readonly delete: string } {
+    const step = shipStep(a.pveSshUser, proxmoxSnapshotStep(a));
+    return { ...step, delete: step.delete ?? "" };
+}
+
 export interface RetrofitArgs {
     readonly topology: Topology;
     readonly sshPrivateKey: pulumi.Output<string>;
@@ -131,7 +150,6 @@ export class Retrofit extends pulumi.ComponentResource {
             childOf(this, opts),
         ).command;
 
-        const snapshotArgs = ["--vmid", String(master.vmId), "--name", kubeadm.proxmoxSnapshotName];
         this.proxmoxSnapshot = new RemoteStep(
             `${name}-proxmox-snapshot`,
             {
@@ -139,10 +157,12 @@ export class Retrofit extends pulumi.ComponentResource {
                 user: topology.proxmox.sshUser,
                 privateKey: args.sshPrivateKey,
                 formerParent: this,
-                script: "kubeadm/proxmox-snapshot.sh",
-                runAs: "root",
-                args: ["create", ...snapshotArgs, "--description", `before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`],
-                deleteArgs: ["delete", ...snapshotArgs, ...(kubeadm.keepProxmoxSnapshot ? ["--keep"] : [])],
+                ...proxmoxSnapshotStep({
+                    vmId: master.vmId,
+                    name: kubeadm.proxmoxSnapshotName,
+                    description: `before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`,
+                    keep: kubeadm.keepProxmoxSnapshot,
+                }),
                 // Taken once, before the retrofit: a later snapshot is not "before", so neither an
                 // update nor a replace takes another (no triggers).
                 update: noRerunOnUpdate("proxmox-snapshot"),

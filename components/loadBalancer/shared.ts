@@ -7,12 +7,13 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     apiserverPool,
     ApiserverPool,
-    bashWithPayload,
-    phpWithState,
     poolServer,
     PoolServer,
     Topology,
 } from "../../topology";
+import { bashWithPayload, phpWithState } from "../shipping/payloads";
+import { HAPROXY_STATS_LIB, phpBundle } from "../shipping/phpBundle";
+import { asRoot } from "../kubeadm/options";
 import { rerunOnUpdate } from "../commandLifecycle";
 import { scriptText } from "../scriptFile";
 import { sshConnection } from "../sshConnection";
@@ -39,10 +40,6 @@ export function memberNames(topology: Topology): string[] {
     return topology.newMasters.map((m) => m.name);
 }
 
-function asRoot(user: string): string {
-    return user === "root" ? "" : "sudo -n ";
-}
-
 /** The options the plain-HAProxy script gets on every action. */
 export function haproxyScriptOptions(topology: Topology): string[] {
     return ["--config", topology.loadBalancer.haproxyConfig, "--owner", lbOwner(topology), "--backend", phaseOnePool(topology).backend.name];
@@ -54,9 +51,9 @@ export interface LbCommandSpec {
     readonly stdin: string;
 }
 
-/** pfSense: the PHP script on stdin with its JSON document in front; `php --` runs stdin. */
+/** pfSense: the PHP script (with the stats reader) on stdin, its JSON document in front; `php --` runs stdin. */
 export function pfsenseCommand(action: string, deleteAction: string, state: unknown): LbCommandSpec {
-    return { create: `php -- ${action}`, delete: `php -- ${deleteAction}`, stdin: phpWithState(scriptText(PFSENSE_SCRIPT), state) };
+    return { create: `php -- ${action}`, delete: `php -- ${deleteAction}`, stdin: phpWithState(phpBundle({ libs: [HAPROXY_STATS_LIB], main: PFSENSE_SCRIPT }), state) };
 }
 
 /** Plain HAProxy: the bash script on stdin, its payload (fragment or server line) in front. */

@@ -41,6 +41,7 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "components/controlPlanePlacement.ts",
         "components/capacityGate.ts",
         "components/masterVm.ts",
+        "components/shipping/userData.ts",
         "components/kubeadm/controlPlaneJoin.ts",
         "components/loadBalancer/poolMember.ts",
         // Phase 1.5's beforeJoin step, registered with each new master.
@@ -72,6 +73,8 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "tests/loadBalancer/program.test.ts",
         "tests/loadBalancer/haproxyReconcile.test.ts",
         "tests/controlPlane/joinAndCutover.cp.ts",
+        // A restored master's peers are reset and rejoined with this phase's scripts.
+        "tests/controlPlane/restore.cp.ts",
         "tests/policies/ramHeadroom.spec.test.ts",
         "tests/policies/sizing.spec.test.ts",
         "tests/policies/spread.spec.test.ts",
@@ -129,6 +132,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/clusterOps/controlPlaneFlags.test.ts",
             "tests/kubeadm/patchClusterConfig.test.ts",
             "tests/controlPlane/joinAndCutover.cp.ts",
+            "tests/controlPlane/flagParity.cp.ts",
         ],
     },
     { id: "2", ...NEW_MASTERS },
@@ -147,12 +151,16 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
         builder: "components/phases/p4-5-etcd-maintenance.ts",
         components: ["components/clusterOps/etcdMaintenance.ts"],
         scripts: ["cluster/etcd-backup-store.sh"],
+        // The way back from the backups this phase stores (docs/runbook-restore-etcd.md).
+        byHand: ["etcd/restore-control-plane.sh"],
         tests: [
             "tests/clusterOps/program.test.ts",
             "tests/clusterOps/manifests.test.ts",
             "tests/clusterOps/etcdBackupStore.test.ts",
+            "tests/clusterOps/etcdRealSizes.test.ts",
             "tests/policies/clusterOps.spec.test.ts",
             "tests/controlPlane/engine.cp.ts",
+            "tests/controlPlane/restore.cp.ts",
         ],
     },
     {
@@ -181,6 +189,7 @@ export const PHASE_REGISTRY: readonly PhaseEntry[] = [
             "tests/clusterOps/lbPoolCheck.test.ts",
             "tests/clusterOps/controlPlaneFlags.test.ts",
             "tests/clusterOps/kubeconfigServer.test.ts",
+            "tests/controlPlane/flagParity.cp.ts",
         ],
     },
     {
@@ -214,9 +223,12 @@ export const SHARED = {
         "components/loadBalancer/shared.ts",
         "components/clusterOps/remote.ts",
         "components/clusterOps/kubernetes.ts",
+        "components/projectFiles.ts",
+        "components/shipping/payloads.ts",
+        "components/shipping/phpBundle.ts",
     ],
     /** Sourced by (or bundled with) the scripts of several phases. */
-    scripts: ["kubeadm/lib.sh", "etcd/lib.sh"],
+    scripts: ["kubeadm/lib.sh", "etcd/lib.sh", "haproxy/stats.php"],
     tests: [
         "tests/plan/behaviourPin.test.ts",
         "tests/layout.test.ts",
@@ -225,7 +237,9 @@ export const SHARED = {
         "tests/commandLifecycle.test.ts",
         "tests/scripts/shellcheck.test.ts",
         "tests/scripts/shippedPath.test.ts",
-        "tests/kubeadm/shellcheck.test.ts",
+        // Every runbook's calls against the usage of the scripts they name.
+        "tests/docs/runbooks.test.ts",
+        "tests/architecture/sayOnce.test.ts",
     ],
 } as const;
 

@@ -7,7 +7,8 @@
  *
  * Usage:
  *   php lb-pool-check.php --socket PATH --backend NAME --servers NAME[,NAME...] [--timeout S]
- *   (shipped on stdin: php -- --socket ... < lb-pool-check.php)
+ *   (shipped on stdin with ../haproxy/stats.php in front: php -- --socket ... < bundle; run by
+ *   hand, it needs ../haproxy/stats.php next to it)
  *
  * --socket: HAProxy's stats socket (pfSense: /tmp/haproxy.socket; Debian: /run/haproxy/admin.sock).
  * --backend: the pool's name; pfSense's HAProxy package suffixes it (apiserver_nodes_ipvANY), so
@@ -16,6 +17,11 @@
  *   came back needs `rise` checks).
  * Exit 0 = every server UP, 1 = one is missing or not UP (each named), 2 = usage or no socket.
  */
+
+// The stats CSV reader: shipped in front of this script; next to it when run by hand.
+if (!function_exists('hacp_stat_servers')) {
+	require_once(__DIR__ . '/../haproxy/stats.php');
+}
 
 /** stderr by name: PHP defines no STDERR constant when it reads the script from stdin. */
 function say_error(string $line): void {
@@ -55,28 +61,7 @@ function backend_rows(string $socket, string $backend): array {
 	fwrite($conn, "show stat\n");
 	$csv = stream_get_contents($conn);
 	fclose($conn);
-	$header = null;
-	$rows = [];
-	foreach (explode("\n", (string)$csv) as $line) {
-		$line = trim($line);
-		if ($line === '') {
-			continue;
-		}
-		if (strpos($line, '# ') === 0) {
-			$header = explode(',', substr($line, 2));
-			continue;
-		}
-		if ($header === null) {
-			continue;
-		}
-		$row = array_combine($header, array_pad(explode(',', $line), count($header), ''));
-		$px = (string)($row['pxname'] ?? '');
-		$sv = (string)($row['svname'] ?? '');
-		if (($px === $backend || strpos($px, $backend . '_') === 0) && $sv !== 'FRONTEND' && $sv !== 'BACKEND') {
-			$rows[$sv] = $row;
-		}
-	}
-	return $rows;
+	return hacp_stat_servers((string)$csv, fn(string $proxy): bool => $proxy === $backend || strpos($proxy, $backend . '_') === 0);
 }
 
 $deadline = microtime(true) + (int)$options['timeout'];

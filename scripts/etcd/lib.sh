@@ -89,10 +89,15 @@ except (ValueError, KeyError, TypeError) as e:
 print("\n".join(rows))
 '
 
+# Without python3 no etcd step can read the member list, and waiting does not bring it: the
+# scripts refuse at once, saying what to install (the preflight checks it before phase 0).
+ETCD_PYTHON3_MISSING="python3 is not installed on this master; the etcd steps (pre-join check, quorum guard, member removal, join gate) read etcd's member list with it. Install it: apt-get install python3"
+etcd_require_python3() { command -v python3 >/dev/null 2>&1 || die "$ETCD_PYTHON3_MISSING"; }
+
 # etcd_member_records [ENDPOINTS]: the member list as those records (see ETCD_MEMBERS_PY).
 etcd_member_records() {
     local endpoints=${1:-$ETCD_ENDPOINT} json errors rc=0
-    command -v python3 >/dev/null 2>&1 || { echo "python3 is needed to read etcd's member list (apt-get install python3)"; return 1; }
+    command -v python3 >/dev/null 2>&1 || { echo "$ETCD_PYTHON3_MISSING"; return 1; }
     # etcdctl's warnings must not end up in the JSON: stderr is read apart.
     errors=$(mktemp)
     json=$(etcd_ctl "$endpoints" member list -w json 2>"$errors") || rc=$?
@@ -109,6 +114,7 @@ etcd_member_records() {
 # Returns 1 (with a warning) when the list cannot be read.
 etcd_load_members() {
     local endpoints=${1:-$ETCD_ENDPOINT} out
+    etcd_require_python3
     if ! out=$(etcd_member_records "$endpoints"); then
         warn "cannot list etcd members through ${endpoints}: ${out##*$'\n'}"
         return 1

@@ -114,7 +114,7 @@ main() {
     for ip in "${new_ips[@]}"; do is_ipv4 "$ip" || usage_error "--new-master-ip ${ip} is not an IPv4 address"; done
     require_root
     # The etcd scripts of every later phase read etcd's member list (JSON) with python3.
-    command -v python3 >/dev/null 2>&1 || die "python3 is not installed on this master; the etcd steps of later phases need it (apt-get install python3)"
+    etcd_require_python3
     check_nodes
     check_snapshot "$dir" "$hours" "$take" "$snapshot_timeout"
     check_addresses "$vip" "$port" "${new_ips[@]}"

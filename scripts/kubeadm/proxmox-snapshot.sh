@@ -15,6 +15,8 @@ set -euo pipefail
 log() { echo "proxmox-snapshot: $*" >&2; }
 die() { echo "proxmox-snapshot: ERROR: $*" >&2; exit 1; }
 usage_error() { echo "proxmox-snapshot: $* (see the usage at the top of the script)" >&2; exit 2; }
+# An option's value: a usage error when it is missing (a bare `shift 2` would end the script silently).
+need_value() { [[ -n ${2:-} && ${2:0:2} != -- ]] || usage_error "$1 needs a value"; printf '%s' "$2"; }
 
 has_snapshot() {
     local vmid=$1 name=$2 names
@@ -29,15 +31,16 @@ main() {
     shift
     while [[ $# -gt 0 ]]; do
         case $1 in
-            --vmid) vmid=${2:-}; shift 2 ;;
-            --name) name=${2:-}; shift 2 ;;
-            --description) description=${2:-}; shift 2 ;;
+            --vmid) vmid=$(need_value "$1" "${2-}"); shift 2 ;;
+            --name) name=$(need_value "$1" "${2-}"); shift 2 ;;
+            --description) description=$(need_value "$1" "${2-}"); shift 2 ;;
             --keep) keep=1; shift ;;
             *) usage_error "unknown argument '$1'" ;;
         esac
     done
     [[ $vmid =~ ^[0-9]+$ ]] || usage_error "--vmid must be a VMID"
     [[ $name =~ ^[A-Za-z][A-Za-z0-9_-]{1,39}$ ]] || usage_error "--name must be a Proxmox snapshot name"
+    [[ $command == create || $command == delete ]] || usage_error "unknown command '${command}' (create or delete)"
     timeout 30 qm status "$vmid" </dev/null >/dev/null || die "VM ${vmid} does not exist on this node"
     case $command in
         create)
@@ -59,7 +62,6 @@ main() {
                 timeout 1800 qm delsnapshot "$vmid" "$name" </dev/null >&2 || die "qm delsnapshot ${vmid} ${name} failed"
                 log "deleted snapshot ${name} of VM ${vmid}"
             fi ;;
-        *) usage_error "unknown command '${command}' (create or delete)" ;;
     esac
 }
 

@@ -146,6 +146,8 @@ wait_namespace_pods() {
 
 cmd_apply() {
     [[ -n $ENDPOINT && ${#SANS[@]} -gt 0 ]] || usage_error "apply needs --endpoint and at least one --san"
+    [[ -r $PKI_DIR/apiserver.crt && -r $PKI_DIR/apiserver.key ]] ||
+        die "no apiserver certificate pair in ${PKI_DIR} (apiserver.crt, apiserver.key): is this the kubeadm control-plane node ${NODE_NAME}? Nothing was changed"
     install -d -m 0700 "$BACKUP_DIR"
     live_cluster_configuration >"${WORK}/live.yaml" || die "cannot read kube-system/kubeadm-config (is the apiserver up?)"
     [[ -s ${WORK}/live.yaml ]] || die "kube-system/kubeadm-config has no ClusterConfiguration"

@@ -24,7 +24,13 @@
  * 3 an item is in the way (not ours), 4 servers not UP within waitUpSeconds.
  *
  * HA_PFSENSE_API=<file> includes that file instead of pfSense's libraries (the tests' stand-in).
+ * Run by hand, it needs ../haproxy/stats.php next to it (the program ships both on stdin).
  */
+
+// The stats CSV reader: shipped in front of this script; next to it when run by hand.
+if (!function_exists('hacp_stat_servers')) {
+	require_once(__DIR__ . '/../haproxy/stats.php');
+}
 
 $ha_api = getenv('HA_PFSENSE_API');
 if ($ha_api !== false && $ha_api !== '') {
@@ -281,29 +287,10 @@ function ha_reload_haproxy(): void {
 	ha_say('haproxy reloaded (configuration checked with haproxy -c first)');
 }
 
-/** show stat rows of one backend, by server name. */
+/** show stat rows of one backend (its runtime name exactly), by server name. */
 function ha_server_states(string $backend): array {
-	$lines = haproxy_socket_command('show stat');
-	$header = null;
-	$states = [];
-	foreach ($lines as $line) {
-		$line = trim((string)$line);
-		if ($line === '') {
-			continue;
-		}
-		if (strpos($line, '# ') === 0) {
-			$header = explode(',', substr($line, 2));
-			continue;
-		}
-		if ($header === null) {
-			continue;
-		}
-		$row = array_combine($header, array_pad(explode(',', $line), count($header), ''));
-		if ($row !== false && ($row['pxname'] ?? '') === $backend && !in_array($row['svname'] ?? '', ['FRONTEND', 'BACKEND'], true)) {
-			$states[$row['svname']] = $row;
-		}
-	}
-	return $states;
+	$lines = array_map('strval', haproxy_socket_command('show stat'));
+	return hacp_stat_servers(implode("\n", $lines), fn(string $proxy): bool => $proxy === $backend);
 }
 
 /** Bounded wait until every named server reports UP (checks pass); the failure names the check result. */

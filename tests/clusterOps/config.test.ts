@@ -11,12 +11,12 @@ import {
     flagExpectations,
     loadTopology,
     minShutdownDelaySeconds,
-    PROJECT_ROOT,
 } from "../../topology";
+import { PROJECT_ROOT, readProjectFile } from "../../components/projectFiles";
 import { labConfig } from "../helpers/program";
 
 type Raw = Record<string, any>;
-const load = (raw: Raw) => loadTopology(raw, { project: "ha-control-plane", stack: "test" });
+const load = (raw: Raw) => loadTopology(raw, { project: "ha-control-plane", stack: "test", readProjectFile });
 const lab = (target = "7"): Raw => JSON.parse(JSON.stringify(labConfig(target).raw));
 
 function rejection(edit: (raw: Raw) => void, target = "7"): ConfigError {
@@ -31,7 +31,7 @@ function rejection(edit: (raw: Raw) => void, target = "7"): ConfigError {
     assert.fail("the config was accepted");
 }
 
-describe("cluster-wide config keys (topology/clusterOps.ts)", () => {
+describe("cluster-wide config keys (topology/config/: controlPlaneFlags, cutover, etcdMaintenance, kured, upgrade, kubernetesAccess)", () => {
     let dir: string;
     before(() => (dir = mkdtempSync(path.join(tmpdir(), "hacp-clusterops-config-"))));
     after(() => rmSync(dir, { recursive: true, force: true }));

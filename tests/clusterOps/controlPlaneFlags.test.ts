@@ -10,19 +10,20 @@ import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { clusterConfigurationFragment, clusterConfigurationRemoval, DeclaredFlags, declaredFlags, flagExpectations, loadTopology, Topology } from "../../topology";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, FIXTURES, nodesFixture } from "./helpers/fakeCluster";
+import { readProjectFile } from "../../components/projectFiles";
 
 const PATCHER = path.join(SCRIPTS_DIR, "kubeadm/patch-cluster-config.py");
 /** Issue 3's fixtures: ClusterConfiguration as kubeadm stores it, one per API version. */
 const KUBEADM_FIXTURES = path.resolve(FIXTURES, "..", "kubeadm");
 const fixture = (name: string) => readFileSync(path.join(KUBEADM_FIXTURES, `cluster-configuration-${name}.yaml`), "utf8");
-const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const LAB_FLAGS = declaredFlags(lab.clusterOps.controlPlaneFlags);
 
 /** The lab's declared flags with other audit volume names (the ones a cluster already uses). */
 function flagsNamed(policyVolumeName: string, logVolumeName: string): DeclaredFlags {
     const raw = labConfig("7").raw as Record<string, any>;
     Object.assign(raw.controlPlaneFlags.audit, { policyVolumeName, logVolumeName });
-    return declaredFlags(loadTopology(raw, { project: "ha-control-plane", stack: "lab" }).clusterOps.controlPlaneFlags);
+    return declaredFlags(loadTopology(raw, { project: "ha-control-plane", stack: "lab", readProjectFile }).clusterOps.controlPlaneFlags);
 }
 
 function patch(input: string, document: object): { status: number | null; out: string; err: string } {
@@ -132,7 +133,7 @@ describe("control-plane-flags.sh: regenerate through kubeadm, one component at a
         // The lab's flags, with the audit policy where this test can put it.
         const raw = labConfig("7").raw as Record<string, any>;
         raw.controlPlaneFlags.audit.policyPath = path.join(cluster.dir, "audit", "policy.yaml");
-        topology = loadTopology(raw, { project: "ha-control-plane", stack: "lab" });
+        topology = loadTopology(raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
         declared = declaredFlags(topology.clusterOps.controlPlaneFlags);
         cluster.file("audit/policy.yaml", topology.clusterOps.controlPlaneFlags.audit!.policy);
     });
@@ -195,7 +196,7 @@ describe("control-plane-flags.sh: regenerate through kubeadm, one component at a
     it("refuses to regenerate an apiserver whose audit policy is not on the node yet", () => {
         const raw = labConfig("7").raw as Record<string, any>;
         raw.controlPlaneFlags.audit.policyPath = path.join(cluster.dir, "nowhere", "policy.yaml");
-        const t = loadTopology(raw, { project: "ha-control-plane", stack: "lab" });
+        const t = loadTopology(raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
         const result = run(flagsArgs("apply", t, t.existingMaster, declaredFlags(t.clusterOps.controlPlaneFlags)));
         assert.equal(result.status, 1);
         assert.match(result.stderr, /audit policy .*nowhere\/policy\.yaml is not on k8s-master yet/);

@@ -8,13 +8,14 @@ import { shippedScript } from "../../components/clusterOps/remote";
 import { labConfig } from "../helpers/program";
 import { runShipped } from "../helpers/shipped";
 import { FakeCluster, FIXTURES, Json, nodesFixture } from "./helpers/fakeCluster";
+import { readProjectFile } from "../../components/projectFiles";
 
 /**
  * scripts/cluster/kubeconfig-server.sh (phase 4, and cluster-info in 1.5) on fixture files and,
  * for ConfigMaps, through a stub kubectl (no apiserver here); systemctl and curl are stubs too
  * (no kubelet, no network). The URLs are the lab's, from the topology.
  */
-const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const VIP = vipServerUrl(lab.cluster);
 const DIRECT = directServerUrl(lab.existingMaster, lab.cluster);
 const OWN_M2 = "https://10.0.20.110:6443";

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { existsSync } from "fs";
 import { controlPlaneGateFigures, loadTopology } from "../../topology";
+import { readProjectFile } from "../../components/projectFiles";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, nodesFixture } from "./helpers/fakeCluster";
 
@@ -10,7 +11,7 @@ import { FakeCluster, nodesFixture } from "./helpers/fakeCluster";
  * with the topology's figures as the program passes them. quorum-gate.sh, which it runs, has its
  * own file (quorumGate.test.ts).
  */
-const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const LAB = controlPlaneGateFigures(lab.masters);
 
 describe("kured-sentinel-gate.sh: the sentinel exists only while a reboot is needed and allowed", function () {

@@ -6,6 +6,7 @@ import { scriptText } from "../../components/scriptFile";
 import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
 import { RecordedResource, Recording } from "../../tools/recorder";
 import { labConfig, recordLab } from "../helpers/program";
+import { readProjectFile } from "../../components/projectFiles";
 
 /**
  * The Kubernetes objects the program registers (phases 4.5, 5, 7), taken from the recorded
@@ -39,7 +40,7 @@ describe("Kubernetes manifests of phases 4.5 to 7 (kubernetes-models schema vali
     let recording: Recording;
     let k8sObjects: RecordedResource[];
     const byName = (name: string) => k8sObjects.find((r) => manifest(r).metadata?.name === name)!;
-    const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+    const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 
     before(async () => {
         recording = await recordLab("7");

@@ -3,11 +3,12 @@ import { cutoverOrder, kubeletCutoverNodes, loadTopology } from "../../topology"
 import { RecordedResource } from "../../tools/recorder";
 import { labConfig, nameOf, recordLab } from "../helpers/program";
 import { COMPONENT_TYPES } from "../../topology";
+import { readProjectFile } from "../../components/projectFiles";
 
 /** Phases 1.5 and 4 to 7 of the real program under the SDK's mocks (recording monitor). */
 describe("cluster-wide phases under mocks (lab stack)", function () {
     this.timeout(60_000);
-    const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+    const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
     let resources: readonly RecordedResource[];
     let outputs: Record<string, unknown>;
     const byName = (name: string) => {

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, isMaster, Json, nodesFixture, readyOf } from "./helpers/fakeCluster";
+import { readProjectFile } from "../../components/projectFiles";
 
 /**
  * scripts/cluster/quorum-gate.sh (phases 5 and 7; kured-sentinel-gate.sh and upgrade-chain.sh
@@ -9,7 +10,7 @@ import { FakeCluster, isMaster, Json, nodesFixture, readyOf } from "./helpers/fa
  * kubectl and etcdctl are stubs because no apiserver or kubeadm etcd can run here. The figures
  * come from the topology through quorumOf, as the program passes them.
  */
-const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const LAB = controlPlaneGateFigures(lab.masters);
 const FIXTURES = ["all-ready", "master-notready", "master-cordoned", "even-count"] as const;
 

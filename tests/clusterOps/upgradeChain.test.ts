@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
 import { labConfig } from "../helpers/program";
 import { ClusterState, FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
+import { readProjectFile } from "../../components/projectFiles";
 
 /**
  * scripts/cluster/upgrade-chain.sh (phase 7) with node-upgrade.sh, against a fake cluster:
@@ -9,7 +10,7 @@ import { ClusterState, FakeCluster, Json, nodesFixture } from "./helpers/fakeClu
  * ssh runs the real node-upgrade.sh with stub kubeadm/apt-get/systemctl, since kubeadm cannot run
  * here. An upgraded node goes NotReady and comes back after a few reads, or never.
  */
-const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+const lab = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 const LAB = controlPlaneGateFigures(lab.masters);
 
 describe("upgrade-chain.sh: every master, one at a time, behind the quorum gate (stub kubectl/etcdctl/ssh/kubeadm)", function () {

@@ -10,10 +10,10 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import { computePlan, PlannedResource, PROJECT_DIR } from "../../tools/planModel";
 
-const DOCS = ["docs/architecture.md", "docs/runbook-add-master.md", "docs/runbook-remove-master.md"];
+const DOCS = ["docs/architecture.md", "docs/runbook-add-master.md", "docs/runbook-remove-master.md", "docs/runbook-restore-etcd.md"];
 const read = (doc: string) => readFileSync(path.join(PROJECT_DIR, doc), "utf8");
 
-describe("docs: the architecture page and the add/remove runbooks", function () {
+describe("docs: the architecture page and the add, remove and restore runbooks", function () {
     this.timeout(60_000);
     const steps = new Map<string, Map<string, PlannedResource>>();
     let dir: string | undefined;
@@ -59,5 +59,27 @@ describe("docs: the architecture page and the add/remove runbooks", function () 
             }
         }
         assert.ok(checked >= 10, `${checked} run_step lines checked`);
+    });
+
+    it("call restore-control-plane.sh with an action and options its usage declares for that action", () => {
+        const script = read("scripts/etcd/restore-control-plane.sh");
+        const header = script.split("\n").filter((l) => l.startsWith("#"));
+        /** The usage line of an action and its continuation lines (indented further, starting with an option). */
+        const usage = (action: string): string => {
+            const start = header.findIndex((l) => l.startsWith(`#   restore-control-plane.sh ${action} `) || l === `#   restore-control-plane.sh ${action}`);
+            assert.ok(start >= 0, `the usage declares ${action}`);
+            const lines = [header[start]];
+            for (const l of header.slice(start + 1)) {
+                if (!/^#\s{20,}[[(-]/.test(l)) break;
+                lines.push(l);
+            }
+            return lines.join(" ");
+        };
+        const calls = [...read("docs/runbook-restore-etcd.md").replace(/\\\n\s*/g, " ").matchAll(/restore-control-plane\.sh ([a-z]+)((?: --[a-z-]+(?: [^\s-][^\s]*)?)*)/g)];
+        for (const [, action, rest] of calls) {
+            const declared = usage(action);
+            for (const [option] of rest.matchAll(/--[a-z-]+/g)) assert.ok(declared.includes(option), `runbook: restore-control-plane.sh ${action} ${option} is not in the script's usage: ${declared}`);
+        }
+        assert.deepEqual([...new Set(calls.map((c) => c[1]))].sort(), ["forget", "restore", "stop"]);
     });
 });

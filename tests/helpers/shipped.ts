@@ -53,6 +53,19 @@ function commandLine(step: ShippedCommand, action: Action): string {
     return line;
 }
 
+/**
+ * The step with one of its command lines edited, for a refusal of arguments the component never
+ * builds (one missing, misspelt or left without its value): the shell, sudo and the script text
+ * on stdin stay as shipped. Throws when the edit changes nothing, so a test cannot run the
+ * unedited line by mistake.
+ */
+export function withEditedLine(step: ShippedCommand, edit: (line: string) => string, action: Action = "create"): ShippedCommand {
+    const line = commandLine(step, action);
+    const edited = edit(line);
+    if (edited === line) throw new Error(`the edit left the ${action} line as it was: ${line}`);
+    return action === "create" ? { ...step, create: edited } : { ...step, delete: edited };
+}
+
 /** Synchronous: for scripts that finish quickly or whose daemons run in other processes. */
 export function runShipped(step: ShippedCommand, env: NodeJS.ProcessEnv, options: { action?: Action; timeoutMs?: number; stdinPrefix?: string } = {}): ShippedRun {
     const run = spawnSync("sh", ["-c", commandLine(step, options.action ?? "create")], {

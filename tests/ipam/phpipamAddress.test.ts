@@ -18,6 +18,7 @@ import { PhpipamStandIn } from "../fixtures/ipam/phpipamStandIn";
 import { labConfig, recordLab } from "../helpers/program";
 import { labPolicyConfig } from "../helpers/policy";
 import { run, ScriptResult } from "../loadBalancer/scriptRunner";
+import { readProjectFile } from "../../components/projectFiles";
 
 const APP = "hacp";
 const CODE = "app-code-0123456789abcdef";
@@ -188,7 +189,7 @@ describe("phpIPAM registration of the VIP and the new masters (scripts/ipam/phpi
     it("config: validated with the key, the value and the rule", () => {
         const bad = (over: Json, pattern: RegExp) => {
             const stack = labConfig("1", (raw) => (raw.ipam = { ...ipamConfig(), ...over }));
-            assert.throws(() => loadTopology(stack.raw, { project: stack.project, stack: stack.stack }), (err: Error) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(over));
+            assert.throws(() => loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile }), (err: Error) => err instanceof ConfigError && pattern.test(err.message), JSON.stringify(over));
         };
         bad({ url: "http://ipam.lab/" }, /ipam\.url = "http:\/\/ipam\.lab\/": must be an https:\/\/ URL of phpIPAM/);
         bad({ kind: "netbox" }, /ipam\.kind = "netbox": must be one of phpipam/);

@@ -7,14 +7,14 @@
  * stand-ins (no apiserver or lab network here). The snapshot is then restored and read.
  */
 import { strict as assert } from "assert";
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import { randomBytes } from "crypto";
-import { mkdtempSync, readdirSync, rmSync } from "fs";
-import * as net from "net";
-import { tmpdir } from "os";
+import { readdirSync } from "fs";
 import * as path from "path";
 import { preflightCommand } from "../../components/kubeadm/retrofit";
+import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { runShippedAsync } from "../helpers/shipped";
+import { SlowLink, slowLink } from "../helpers/slowLink";
 import { EtcdCluster } from "./helpers/etcdCluster";
 import { Stubs } from "./helpers/stubs";
 
@@ -22,70 +22,21 @@ const KEYS = 96;
 const VALUE_BYTES = 256 * 1024; // 96 x 256 KiB = 24 MiB
 const RATE_BYTES_PER_SECOND = 1024 * 1024;
 
-/** A TCP proxy to TARGET whose answers flow at most RATE bytes per second (requests pass freely). */
-function throttledProxy(target: { host: string; port: number }, rate: number): Promise<net.Server> {
-    const server = net.createServer((client) => {
-        const upstream = net.connect(target);
-        const started = Date.now();
-        let sent = 0;
-        upstream.on("data", (chunk: Buffer) => {
-            sent += chunk.length;
-            client.write(chunk);
-            const due = (sent / rate) * 1000 - (Date.now() - started);
-            if (due > 0) {
-                upstream.pause();
-                setTimeout(() => upstream.resume(), due);
-            }
-        });
-        client.pipe(upstream);
-        const close = () => {
-            client.destroy();
-            upstream.destroy();
-        };
-        client.on("error", close);
-        upstream.on("error", close);
-        client.on("close", close);
-        upstream.on("close", close);
-    });
-    return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve(server));
-    });
-}
-
-/** Puts through etcd's gRPC gateway, a few at a time: one etcdctl process per key would take longer than the test. */
-async function fill(clientUrl: string): Promise<void> {
-    const b64 = (s: string | Buffer) => Buffer.from(s).toString("base64");
-    const put = async (i: number) => {
-        const res = await fetch(`${clientUrl}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(`/registry/big/key-${i}`), value: b64(randomBytes(VALUE_BYTES)) }) });
-        assert.equal(res.status, 200, await res.text());
-    };
-    for (let i = 0; i < KEYS; i += 8) await Promise.all(Array.from({ length: Math.min(8, KEYS - i) }, (_, j) => put(i + j)));
-}
-
-const freePort = () =>
-    new Promise<number>((resolve) => {
-        const s = net.createServer().listen(0, "127.0.0.1", () => {
-            const { port } = s.address() as net.AddressInfo;
-            s.close(() => resolve(port));
-        });
-    });
-
 describe("phase 0's etcd snapshot of a 24 MiB keyspace over a 1 MiB/s link (real etcd; preflight as shipped)", function () {
     this.timeout(180_000);
+    const daemons = new DaemonGroup();
     let etcd: EtcdCluster | undefined;
-    let proxy: net.Server | undefined;
+    let proxy: SlowLink | undefined;
     let stubs: Stubs | undefined;
-    let restored: ChildProcess | undefined;
     let dir: string;
 
     before(async function () {
-        this.timeout(120_000);
-        dir = mkdtempSync(path.join(tmpdir(), "hacp-snapshot-"));
-        etcd = await EtcdCluster.start(["k8s-master"]);
-        await fill(etcd.members[0].clientUrl);
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+        dir = daemons.directory("hacp-snapshot-");
+        etcd = await EtcdCluster.start(["k8s-master"], daemons);
+        await etcd.putMany(KEYS, (i) => ({ key: `/registry/big/key-${i}`, value: randomBytes(VALUE_BYTES) }));
         const url = new URL(etcd.members[0].clientUrl);
-        proxy = await throttledProxy({ host: url.hostname, port: Number(url.port) }, RATE_BYTES_PER_SECOND);
+        proxy = await slowLink({ host: url.hostname, port: Number(url.port) }, RATE_BYTES_PER_SECOND);
         stubs = new Stubs(["kubectl", "ping", "ip", "curl"]);
         stubs.setRules([
             { bin: "kubectl", args: "\\.status\\.conditions", stdout: "k8s-master True\n" },
@@ -96,12 +47,11 @@ describe("phase 0's etcd snapshot of a 24 MiB keyspace over a 1 MiB/s link (real
             { bin: "curl", exit: 7 },
         ]);
     });
-    after(async () => {
-        restored?.kill("SIGKILL");
-        proxy?.close();
-        await etcd?.destroy();
+    after(async function () {
+        this.timeout(DAEMON_HOOK_TIMEOUT_MS);
+        await proxy?.close();
         stubs?.destroy();
-        if (dir) rmSync(dir, { recursive: true, force: true });
+        await daemons.stopAll();
     });
 
     it("the snapshot gets its own bound (minutes), is complete, and restores into an etcd that serves every key", async () => {
@@ -117,7 +67,7 @@ describe("phase 0's etcd snapshot of a 24 MiB keyspace over a 1 MiB/s link (real
             takeSnapshot: true,
             snapshotTimeoutMinutes: 2,
         });
-        const through = `http://127.0.0.1:${(proxy!.address() as net.AddressInfo).port}`;
+        const through = `http://127.0.0.1:${proxy!.port}`;
         const run = await runShippedAsync(step, stubs!.env({ ...etcd!.env(), ETCD_ENDPOINT: through }), { timeoutMs: 150_000 });
         assert.equal(run.status, 0, run.stderr);
         assert.match(run.stderr, /taking an etcd snapshot into .* \(bounded by 2 min\)/);
@@ -129,27 +79,14 @@ describe("phase 0's etcd snapshot of a 24 MiB keyspace over a 1 MiB/s link (real
         assert.ok(facts.totalKey >= KEYS, `every key is in the snapshot (${facts.totalKey})`);
         assert.ok(facts.totalSize >= KEYS * VALUE_BYTES, `the whole keyspace (${facts.totalSize} bytes)`);
 
-        // Restorable: a new member from the snapshot serves the keys.
-        const data = path.join(dir, "restored");
-        const [clientPort, peerPort] = [await freePort(), await freePort()];
-        const peer = `http://127.0.0.1:${peerPort}`;
-        const restore = spawnSync("etcdctl", ["snapshot", "restore", path.join(snapshots, file), "--data-dir", data, "--name", "restored", "--initial-cluster", `restored=${peer}`, "--initial-advertise-peer-urls", peer], {
-            encoding: "utf8",
-            env: { ...process.env, ETCDCTL_API: "3" },
-        });
-        assert.equal(restore.status, 0, restore.stderr);
-        const client = `http://127.0.0.1:${clientPort}`;
-        restored = spawn("etcd", ["--name", "restored", "--data-dir", data, "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `restored=${peer}`, "--log-level", "error"], { stdio: "ignore" });
-        let count = "";
-        let last = "";
-        for (let i = 0; i < 100 && count === ""; i++) {
-            const got = spawnSync("etcdctl", ["--endpoints", client, "--dial-timeout", "1s", "get", "/registry/big/", "--prefix", "--keys-only"], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
-            if (got.status === 0) count = String(got.stdout.split("\n").filter(Boolean).length);
-            else {
-                last = got.stderr;
-                await new Promise((r) => setTimeout(r, 200));
-            }
-        }
-        assert.equal(count, String(KEYS), `every key readable from the restored snapshot ${last}`);
+        // Restorable: a new member from the snapshot serves every key, with its value.
+        const restored = await EtcdCluster.start(["restored"], daemons, { fromSnapshot: path.join(snapshots, file) });
+        const keys = restored.etcdctl(["get", "/registry/big/", "--prefix", "--keys-only"]);
+        assert.equal(keys.status, 0, keys.stderr);
+        assert.equal(keys.stdout.split("\n").filter(Boolean).length, KEYS, "every key readable from the restored snapshot");
+        const sample = `/registry/big/key-${KEYS - 1}`;
+        const value = (cluster: EtcdCluster) => (JSON.parse(cluster.etcdctl(["get", sample, "-w", "json"]).stdout) as { kvs: { value: string }[] }).kvs[0].value;
+        assert.equal(Buffer.from(value(restored), "base64").length, VALUE_BYTES);
+        assert.equal(value(restored), value(etcd!), `${sample}'s value restored`);
     });
 });

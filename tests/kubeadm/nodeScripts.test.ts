@@ -8,19 +8,20 @@
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import { createHash, createPublicKey } from "crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { withSecretEnv } from "../../components/kubeadm/bundle";
-import { joinCommand, joinMaterialCommand, nodeResetCommand } from "../../components/kubeadm/controlPlaneJoin";
-import { preflightCommand } from "../../components/kubeadm/retrofit";
-import { runShipped } from "../helpers/shipped";
+import { etcdMembershipCommand, joinCommand, joinMaterialCommand, nodeReadyCommand, nodeResetCommand } from "../../components/kubeadm/controlPlaneJoin";
+import { preflightCommand, proxmoxSnapshotCommand } from "../../components/kubeadm/retrofit";
+import { runShipped, withEditedLine } from "../helpers/shipped";
 import { scriptText } from "../../components/scriptFile";
+import type { ShippedCommand } from "../../components/shipped";
 import { parseJoinMaterial } from "../../topology";
 import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { EtcdCluster } from "./helpers/etcdCluster";
-import { runScript, Stubs } from "./helpers/stubs";
+import { pathWithout, PYTHON3, runScript, StubRule, Stubs } from "./helpers/stubs";
 
 const TOKEN = "abc123.0123456789abcdef";
 const KEY = "0f".repeat(32);
@@ -49,17 +50,20 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         mkdirSync(path.join(k8s, "pki"), { recursive: true });
     });
 
-    describe("node-ready.sh (phase 2/3, on the new master)", () => {
-        const good = (over: Partial<Record<"kubeadm" | "kubelet" | "containerd" | "cloudInit", { stdout?: string; exit?: number; run?: string }>> = {}) => [
+    describe("node-ready.sh (phase 2/3, on the new master), as ControlPlaneJoin ships it", () => {
+        type Over = Partial<Record<"kubeadm" | "kubelet" | "containerd" | "cloudInit" | "containerdActive" | "swap", { stdout?: string; stderr?: string; exit?: number; run?: string }>>;
+        const good = (over: Over = {}) => [
             { bin: "cloud-init", args: "^status --wait$", ...(over.cloudInit ?? { stdout: "status: done\n" }) },
             { bin: "cloud-init", args: "^status --long$", stdout: "status: error\nerrors: apt failed\n" },
             { bin: "kubeadm", args: "^version -o short$", ...(over.kubeadm ?? { stdout: "v1.34.8\n" }) },
             { bin: "kubelet", args: "^--version$", ...(over.kubelet ?? { stdout: "Kubernetes v1.34.8\n" }) },
             { bin: "containerd", args: "^--version$", ...(over.containerd ?? { stdout: "containerd github.com/containerd/containerd/v2 2.2.1 \n" }) },
-            { bin: "systemctl", args: "^is-active --quiet containerd$" },
-            { bin: "swapon", args: "", stdout: "" },
+            { bin: "systemctl", args: "^is-active --quiet containerd$", ...(over.containerdActive ?? {}) },
+            { bin: "swapon", args: "", ...(over.swap ?? { stdout: "" }) },
         ];
-        const run = () => runScript("kubeadm/node-ready.sh", ["--kubernetes-version", "1.34.8", "--min-containerd", "2.2", "--cloud-init-timeout", "1"], env());
+        const step = (over: Partial<Parameters<typeof nodeReadyCommand>[0]> = {}) =>
+            nodeReadyCommand({ sshUser: "ubuntu", kubernetesVersion: "1.34.8", minContainerd: "2.2", cloudInitTimeoutSeconds: 1, ...over });
+        const run = (shipped = step()) => runShipped(shipped, env());
 
         it("passes when cloud-init is done and the versions match", () => {
             stubs.setRules(good());
@@ -67,20 +71,47 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             assert.equal(r.status, 0, r.stderr);
             assert.equal(r.stdout.trim(), "node-ready: cloud-init done, kubeadm v1.34.8, kubelet v1.34.8, containerd 2.2.1");
         });
-        it("refuses a kubelet of another version, an old containerd, a failed or unfinished cloud-init", () => {
-            const cases: [Parameters<typeof good>[0], RegExp][] = [
-                [{ kubelet: { stdout: "Kubernetes v1.34.7\n" } }, /kubelet is v1\.34\.7, the cluster runs v1\.34\.8/],
-                [{ kubeadm: { stdout: "v1.33.2\n" } }, /kubeadm is v1\.33\.2/],
-                [{ containerd: { stdout: "containerd containerd.io v2.1.4 abc\n" } }, /containerd is 2\.1\.4, at least 2\.2 is required/],
+        it("passes with a warning when cloud-init finished with recoverable errors (its exit 2)", () => {
+            stubs.setRules(good({ cloudInit: { exit: 2 } }));
+            const r = run();
+            assert.equal(r.status, 0, r.stderr);
+            assert.match(r.stderr, /node-ready: WARNING: cloud-init finished with recoverable errors: cloud-init status --long/);
+        });
+        it("refuses (exit 1) every way a node is not ready, saying what to do", () => {
+            const cases: [Over, RegExp][] = [
                 [{ cloudInit: { exit: 1 } }, /cloud-init failed \(exit 1\): status: error errors: apt failed/],
-                [{ cloudInit: { run: "sleep 3" } }, /cloud-init still running after 1s/],
+                [{ cloudInit: { run: "sleep 3" } }, /cloud-init still running after 1s \(see \/var\/log\/cloud-init-output\.log\)/],
+                [{ kubeadm: { stderr: "bash: kubeadm: command not found\n", exit: 127 } }, /kubeadm is not installed \(the node-prepare step of cloud-init failed\?\)/],
+                [{ kubeadm: { stdout: "v1.33.2\n" } }, /kubeadm is v1\.33\.2, the cluster runs v1\.34\.8: install kubeadm=1\.34\.8-\*/],
+                [{ kubelet: { stdout: "Kubernetes v1.34.7\n" } }, /kubelet is v1\.34\.7, the cluster runs v1\.34\.8: install kubelet=1\.34\.8-\*/],
+                [{ kubelet: { exit: 127 } }, /kubelet is missing, the cluster runs v1\.34\.8/],
+                [{ containerd: { exit: 127 } }, /containerd is not installed/],
+                [{ containerd: { stdout: "containerd containerd.io v2.1.4 abc\n" } }, /containerd is 2\.1\.4, at least 2\.2 is required/],
+                [{ containerdActive: { exit: 3 } }, /containerd is not running: systemctl status containerd/],
+                [{ swap: { stdout: "/swap.img file 4G 0B -2\n" } }, /swap is on; kubelet refuses to start with swap \(swapoff -a, and \/etc\/fstab\)/],
             ];
             for (const [over, message] of cases) {
                 stubs.setRules(good(over));
                 const r = run();
                 assert.equal(r.status, 1, `${message}: ${r.stderr}`);
-                assert.match(r.stderr, message);
+                assert.match(r.stderr, new RegExp(`^node-ready: ERROR: ${message.source}`, "m"));
             }
+        });
+        it("refuses what it is given wrong with exit 2 before looking at the node", () => {
+            stubs.setRules(good());
+            const cases: [ReturnType<typeof step>, RegExp][] = [
+                [step({ kubernetesVersion: "v1.34.8" }), /--kubernetes-version must be X\.Y\.Z/],
+                [step({ minContainerd: "2" }), /--min-containerd must be X\.Y or X\.Y\.Z/],
+                [step({ cloudInitTimeoutSeconds: 1.5 }), /--cloud-init-timeout must be whole seconds/],
+                [step({ kubernetesVersion: "" }), /--kubernetes-version needs a value/],
+                [withEditedLine(step(), (l) => l.replace("--min-containerd", "--containerd")), /unknown argument '--containerd'/],
+            ];
+            for (const [shipped, message] of cases) {
+                const r = run(shipped);
+                assert.equal(r.status, 2, `${message}: ${r.stderr}`);
+                assert.match(r.stderr, new RegExp(`^node-ready: ${message.source} \\(see the usage at the top of the script\\)$`, "m"));
+            }
+            assert.deepEqual(stubs.calls(), [], "nothing run on the node");
         });
     });
 
@@ -142,22 +173,28 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         });
     });
 
-    describe("join-control-plane.sh (on the new master)", () => {
+    describe("join-control-plane.sh (on the new master), as ControlPlaneJoin ships it (the material and secrets in front of stdin)", () => {
         const MATERIAL = JSON.stringify({ caCertHash: `sha256:${"ab".repeat(32)}`, tokenExpires: "2099-01-01T00:00:00Z", tokenId: "abc123" });
-        const ARGS = ["--endpoint", "10.0.20.99:6443", "--advertise-address", "10.0.20.110", "--node-name", "k8s-master-2", "--timeout", "30"];
+        const TAINT = "node-role.kubernetes.io/control-plane:NoSchedule";
         const joinRule = {
             bin: "kubeadm",
             args: "^join ",
             run: `mkdir -p "$KUBERNETES_DIR/manifests"; for f in etcd kube-apiserver kube-controller-manager kube-scheduler; do echo "kind: Pod" >"$KUBERNETES_DIR/manifests/$f.yaml"; done; touch "$KUBERNETES_DIR/kubelet.conf" "$KUBERNETES_DIR/admin.conf"; echo "[discovery] token $5 accepted"; echo "This node has joined the cluster and a new control plane instance was created"`,
         };
-        const secretEnv = (material = MATERIAL) => ({ KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY, JOIN_MATERIAL: material, JOIN_MATERIAL_REFRESH: "pulumi up --replace 'urn:...:k8s-master-2-join-material'" });
+        const secretEnv = (over: Record<string, string> = {}) => ({ KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY, JOIN_MATERIAL: MATERIAL, JOIN_MATERIAL_REFRESH: "pulumi up --replace 'urn:...:k8s-master-2-join-material'", ...over });
+        /** The join step as ControlPlaneJoin builds it for k8s-master-2, with `secrets` exported in front of the script. */
+        const step = async (over: Partial<Parameters<typeof joinCommand>[0]> = {}, secrets = secretEnv()) => {
+            const built = joinCommand({ sshUser: "ubuntu", endpoint: "10.0.20.99:6443", advertiseAddress: "10.0.20.110", node: "k8s-master-2", taint: "", timeoutSeconds: 30, ...over });
+            return { ...built, stdin: await resolve(withSecretEnv(secrets, built.stdin)) };
+        };
+        const noSecretIn = (r: { stdout: string; stderr: string }) => {
+            for (const secret of [TOKEN, KEY, "0123456789abcdef"]) assert.ok(!(r.stdout + r.stderr).includes(secret), "no secret in the output");
+        };
 
         it("runs kubeadm join through the VIP with the expected flags, prints no secret, and does nothing on a re-run", async () => {
             stubs.setRules([joinRule]);
-            // As ControlPlaneJoin builds it, without the taint (another test below covers it).
-            const built = joinCommand({ sshUser: "ubuntu", endpoint: "10.0.20.99:6443", advertiseAddress: "10.0.20.110", node: "k8s-master-2", taint: "", timeoutSeconds: 30 });
-            const step = { ...built, stdin: await resolve(withSecretEnv(secretEnv(), built.stdin)) };
-            const r = runShipped(step, env());
+            const shipped = await step();
+            const r = runShipped(shipped, env());
             assert.equal(r.status, 0, r.stderr);
             assert.deepEqual(argvOf("kubeadm"), [[
                 "join", "10.0.20.99:6443", "--control-plane",
@@ -168,50 +205,92 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
                 "--node-name", "k8s-master-2",
             ]]);
             assert.match(r.stderr, /\[discovery\] token \[token\] accepted/);
-            for (const secret of [TOKEN, KEY]) assert.ok(!(r.stdout + r.stderr).includes(secret));
+            noSecretIn(r);
             assert.match(r.stdout, /join: k8s-master-2 joined 10\.0\.20\.99:6443 as a control-plane member/);
 
             stubs.clearCalls();
-            const again = runShipped(step, env());
+            const again = runShipped(shipped, env());
             assert.equal(again.status, 0, again.stderr);
             assert.deepEqual(argvOf("kubeadm"), [], "already a member: kubeadm is not called");
             assert.match(again.stderr, /already is a control-plane member/);
+            assert.equal(again.stdout.trim(), "join: k8s-master-2 is a control-plane member");
         });
 
-        it("puts each --taint on the node right after the join (the control-plane taint the plan names), and refuses a malformed one", () => {
-            stubs.setRules([joinRule, { bin: "kubectl", args: "taint node k8s-master-2 node-role.kubernetes.io/control-plane:NoSchedule --overwrite$" }]);
-            const taint = ["--taint", "node-role.kubernetes.io/control-plane:NoSchedule"];
-            const r = runScript("kubeadm/join-control-plane.sh", [...ARGS, ...taint], env(secretEnv()));
+        it("puts the control-plane taint the plan names on the node right after the join", async () => {
+            stubs.setRules([joinRule, { bin: "kubectl", args: `taint node k8s-master-2 ${TAINT} --overwrite$` }]);
+            const r = runShipped(await step({ taint: `--taint ${TAINT}` }), env());
             assert.equal(r.status, 0, r.stderr);
-            assert.deepEqual(commands("kubectl"), ["taint node k8s-master-2 node-role.kubernetes.io/control-plane:NoSchedule --overwrite"]);
+            assert.deepEqual(commands("kubectl"), [`taint node k8s-master-2 ${TAINT} --overwrite`]);
             assert.match(r.stderr, /k8s-master-2 carries the taint node-role\.kubernetes\.io\/control-plane:NoSchedule/);
-            stubs.clearCalls();
-            const bad = runScript("kubeadm/join-control-plane.sh", [...ARGS, "--taint", "node-role.kubernetes.io/control-plane=NoSchedule"], env(secretEnv()));
-            assert.equal(bad.status, 2);
-            assert.match(bad.stderr, /--taint must be KEY:EFFECT/);
-            assert.deepEqual(argvOf("kubeadm"), [], "refused before anything runs");
         });
 
-        it("refuses a node with half a join on it, and expired material (naming the command that refreshes it)", () => {
+        it("refuses what it is given wrong with exit 2 before anything runs, echoing no secret", async () => {
+            stubs.setRules([joinRule]);
+            const cases: [Promise<ReturnType<typeof joinCommand>>, RegExp][] = [
+                [step({ endpoint: "10.0.20.99" }), /--endpoint must be HOST:PORT/],
+                [step({ advertiseAddress: "10.0.20.310" }), /--advertise-address must be an IPv4 address/],
+                [step({ node: "" }), /--node-name needs a value/],
+                [step({ timeoutSeconds: 90.5 }), /--timeout must be whole seconds/],
+                [step({ taint: "--taint node-role.kubernetes.io/control-plane=NoSchedule" }), /--taint must be KEY:EFFECT \(NoSchedule, PreferNoSchedule or NoExecute\), not 'node-role\.kubernetes\.io\/control-plane=NoSchedule'/],
+                [step({}, secretEnv({ KUBEADM_TOKEN: "Not-A-Token.0123456789abcdef" })), /KUBEADM_TOKEN must be \[a-z0-9\]\{6\}\.\[a-z0-9\]\{16\}/],
+                [step({}, secretEnv({ KUBEADM_CERTIFICATE_KEY: KEY.slice(2) })), /KUBEADM_CERTIFICATE_KEY must be 64 hex digits/],
+                [step({}, secretEnv({ JOIN_MATERIAL: "{}" })), /JOIN_MATERIAL must be join-material\.sh's JSON line/],
+                [step({}, secretEnv({ JOIN_MATERIAL: MATERIAL.replace("2099-01-01T00:00:00Z", "next tuesday noon") })), /tokenExpires next tuesday noon is not a time/],
+                [step().then((s) => withEditedLine(s, (l) => l.replace("--node-name k8s-master-2 ", ""))), /--node-name is required/],
+                [step().then((s) => withEditedLine(s, (l) => l.replace("--timeout", "--deadline"))), /unknown argument '--deadline'/],
+            ];
+            for (const [shipped, message] of cases) {
+                const r = runShipped(await shipped, env());
+                assert.equal(r.status, 2, `${message}: ${r.stderr}`);
+                assert.match(r.stderr, new RegExp(`^join-control-plane: ${message.source} \\(see the usage at the top of the script\\)$`, "m"));
+                noSecretIn(r);
+                assert.ok(!r.stderr.includes("Not-A-Token"), "a malformed token is not echoed either");
+            }
+            assert.deepEqual(stubs.calls(), [], "refused before anything runs");
+        });
+
+        it("refuses (exit 1) a node with half a join on it, material for another token, and expired material (naming the command that refreshes it)", async () => {
             stubs.setRules([joinRule]);
             writeFileSync(path.join(k8s, "kubelet.conf"), "");
-            const partial = runScript("kubeadm/join-control-plane.sh", ARGS, env(secretEnv()));
+            const partial = runShipped(await step(), env());
             assert.equal(partial.status, 1);
-            assert.match(partial.stderr, /part of an earlier kubeadm run .*kubelet\.conf.*pulumi destroy --target <urn of k8s-master-2> --target-dependents/);
+            assert.match(partial.stderr, /join-control-plane: ERROR: this node holds part of an earlier kubeadm run .*kubelet\.conf.*pulumi destroy --target <urn of k8s-master-2> --target-dependents/);
             rmSync(path.join(k8s, "kubelet.conf"));
-            const expired = runScript("kubeadm/join-control-plane.sh", ARGS, env(secretEnv(MATERIAL.replace("2099", "2001"))));
+
+            const other = runShipped(await step({}, secretEnv({ JOIN_MATERIAL: MATERIAL.replace("abc123", "zzz999") })), env());
+            assert.equal(other.status, 1);
+            assert.match(other.stderr, /join-control-plane: ERROR: JOIN_MATERIAL was made for bootstrap token zzz999, not this one/);
+
+            const expired = runShipped(await step({}, secretEnv({ JOIN_MATERIAL: MATERIAL.replace("2099", "2001") })), env());
             assert.equal(expired.status, 1);
-            assert.match(expired.stderr, /join material expired at 2001-01-01T00:00:00Z .*pulumi up --replace 'urn:\.\.\.:k8s-master-2-join-material'/);
+            assert.match(expired.stderr, /join material expired at 2001-01-01T00:00:00Z \(bootstrap token abc123; kubeadm\.joinTokenTtl\)\. Mint fresh material: pulumi up --replace 'urn:\.\.\.:k8s-master-2-join-material', then pulumi up again/);
             assert.deepEqual(argvOf("kubeadm"), []);
         });
 
-        it("fails loudly when kubeadm join fails, with the way back", () => {
+        it("fails (exit 1) with the way back when kubeadm join fails, hangs past --timeout, or leaves no manifests; and when the taint cannot be put on", async () => {
             stubs.setRules([{ bin: "kubeadm", args: "^join ", stdout: `error execution phase preflight: token ${TOKEN} rejected\n`, exit: 1 }]);
-            const r = runScript("kubeadm/join-control-plane.sh", ARGS, env(secretEnv()));
-            assert.equal(r.status, 1);
-            assert.match(r.stderr, /token \[token\] rejected/);
-            assert.match(r.stderr, /kubeadm join failed \(exit 1\)\. Roll the master back/);
-            assert.ok(!r.stderr.includes(TOKEN));
+            const failed = runShipped(await step(), env());
+            assert.equal(failed.status, 1);
+            assert.match(failed.stderr, /token \[token\] rejected/);
+            assert.match(failed.stderr, /join-control-plane: ERROR: kubeadm join failed \(exit 1\)\. Roll the master back \(pulumi destroy --target <urn of k8s-master-2> --target-dependents\), fix the cause, then pulumi up again/);
+            noSecretIn(failed);
+
+            stubs.setRules([{ bin: "kubeadm", args: "^join ", run: "sleep 3" }]);
+            const hung = runShipped(await step({ timeoutSeconds: 1 }), env());
+            assert.equal(hung.status, 1);
+            assert.match(hung.stderr, /join-control-plane: ERROR: kubeadm join did not finish within 1s/);
+
+            stubs.setRules([{ bin: "kubeadm", args: "^join ", stdout: "This node has joined the cluster\n" }]);
+            const empty = runShipped(await step(), env());
+            assert.equal(empty.status, 1);
+            assert.match(empty.stderr, /join-control-plane: ERROR: kubeadm join returned but the control-plane manifests are missing under .*\/manifests/);
+
+            rmSync(k8s, { recursive: true, force: true });
+            mkdirSync(path.join(k8s, "pki"), { recursive: true });
+            stubs.setRules([joinRule, { bin: "kubectl", args: "taint node ", stderr: "Error from server (Forbidden)\n", exit: 1 }]);
+            const untainted = runShipped(await step({ taint: `--taint ${TAINT}` }), env());
+            assert.equal(untainted.status, 1);
+            assert.match(untainted.stderr, /join-control-plane: ERROR: joined, but could not put the taint node-role\.kubernetes\.io\/control-plane:NoSchedule on k8s-master-2; put it there by hand \(kubectl taint node k8s-master-2 node-role\.kubernetes\.io\/control-plane:NoSchedule\), the gate checks it/);
         });
     });
 
@@ -291,28 +370,77 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
         });
     });
 
-    describe("proxmox-snapshot.sh (phase 0, on the Proxmox node)", () => {
-        const rules = [
+    describe("proxmox-snapshot.sh (phase 0, on the Proxmox node), as Retrofit ships it (stand-in qm)", () => {
+        const rules: StubRule[] = [
             { bin: "qm", args: "^status 200$", stdout: "status: running\n" },
             { bin: "qm", args: "^listsnapshot 200$", run: `test -e "$STUB_DIR/snap" && echo '\`-> pre-ha-retrofit   2026-11-21 03:00:00     before the HA retrofit'; echo '    \`-> current                                You are here!'` },
             { bin: "qm", args: "^snapshot 200 pre-ha-retrofit ", run: `touch "$STUB_DIR/snap"` },
             { bin: "qm", args: "^delsnapshot 200 pre-ha-retrofit$", run: `rm -f "$STUB_DIR/snap"` },
         ];
+        const step = (over: Partial<Parameters<typeof proxmoxSnapshotCommand>[0]> = {}) =>
+            proxmoxSnapshotCommand({ pveSshUser: "root", vmId: 200, name: "pre-ha-retrofit", description: "before the HA retrofit", keep: true, ...over });
+        const create = (shipped: ShippedCommand = step()) => runShipped(shipped, env());
+        const remove = (shipped: ShippedCommand = step()) => runShipped(shipped, env(), { action: "delete" });
+        beforeEach(() => rmSync(path.join(stubs.dir, "snap"), { force: true }));
+
         it("takes the snapshot once, keeps it on delete by default, deletes it when asked", () => {
-            rmSync(path.join(stubs.dir, "snap"), { force: true });
             stubs.setRules(rules);
-            const create = runScript("kubeadm/proxmox-snapshot.sh", ["create", "--vmid", "200", "--name", "pre-ha-retrofit", "--description", "before the HA retrofit"], env());
-            assert.equal(create.status, 0, create.stderr);
+            const taken = create();
+            assert.equal(taken.status, 0, taken.stderr);
             assert.ok(commands("qm").includes("snapshot 200 pre-ha-retrofit --description before the HA retrofit"));
+            assert.equal(taken.stdout.trim(), "snapshot pre-ha-retrofit of VM 200");
             stubs.clearCalls();
-            assert.equal(runScript("kubeadm/proxmox-snapshot.sh", ["create", "--vmid", "200", "--name", "pre-ha-retrofit"], env()).status, 0);
+            const again = create();
+            assert.equal(again.status, 0, again.stderr);
+            assert.match(again.stderr, /VM 200 already has snapshot pre-ha-retrofit; keeping it/);
             assert.ok(!commands("qm").some((c) => c.startsWith("snapshot ")), "a re-run keeps the first snapshot");
-            const keep = runScript("kubeadm/proxmox-snapshot.sh", ["delete", "--vmid", "200", "--name", "pre-ha-retrofit", "--keep"], env());
+            const keep = remove();
             assert.equal(keep.status, 0);
             assert.match(keep.stderr, /keeping snapshot pre-ha-retrofit of VM 200 \(roll back with: qm rollback 200 pre-ha-retrofit/);
             assert.ok(existsSync(path.join(stubs.dir, "snap")));
-            assert.equal(runScript("kubeadm/proxmox-snapshot.sh", ["delete", "--vmid", "200", "--name", "pre-ha-retrofit"], env()).status, 0);
+            const deleted = remove(step({ keep: false }));
+            assert.equal(deleted.status, 0, deleted.stderr);
+            assert.match(deleted.stderr, /deleted snapshot pre-ha-retrofit of VM 200/);
             assert.ok(!existsSync(path.join(stubs.dir, "snap")));
+            const gone = remove(step({ keep: false }));
+            assert.equal(gone.status, 0, gone.stderr);
+            assert.match(gone.stderr, /VM 200 has no snapshot pre-ha-retrofit: nothing to delete/);
+        });
+
+        it("fails (exit 1) on a VM that is not on the node, a qm that cannot list or take or delete snapshots, and a snapshot qm does not list after taking it", () => {
+            const cases: [StubRule[], "create" | "delete", RegExp][] = [
+                [[{ bin: "qm", args: "^status 200$", stderr: "Configuration file 'nodes/pve/qemu-server/200.conf' does not exist\n", exit: 2 }], "create", /VM 200 does not exist on this node/],
+                [[rules[0], { bin: "qm", args: "^listsnapshot 200$", stderr: "got timeout\n", exit: 255 }], "create", /qm listsnapshot 200 failed/],
+                [[rules[0], rules[1], { bin: "qm", args: "^snapshot 200 ", stderr: "snapshot feature is not available\n", exit: 255 }], "create", /qm snapshot 200 pre-ha-retrofit failed \(does the VM's storage support snapshots\?\)/],
+                [[rules[0], rules[1], { bin: "qm", args: "^snapshot 200 " }], "create", /snapshot pre-ha-retrofit of VM 200 is not listed after qm snapshot/],
+                [[rules[0], { bin: "qm", args: "^listsnapshot 200$", stdout: "`-> pre-ha-retrofit  2026-11-21 03:00:00  x\n" }, { bin: "qm", args: "^delsnapshot ", stderr: "VM is locked (snapshot)\n", exit: 255 }], "delete", /qm delsnapshot 200 pre-ha-retrofit failed/],
+            ];
+            for (const [answers, action, message] of cases) {
+                stubs.setRules(answers);
+                const r = action === "create" ? create() : remove(step({ keep: false }));
+                assert.equal(r.status, 1, `${message}: ${r.stderr}`);
+                assert.match(r.stderr, new RegExp(`^proxmox-snapshot: ERROR: ${message.source}$`, "m"));
+            }
+        });
+
+        it("refuses what it is given wrong with exit 2 before asking qm", () => {
+            stubs.setRules(rules);
+            stubs.clearCalls();
+            const cases: [ShippedCommand, "create" | "delete", RegExp][] = [
+                [step({ vmId: -200 }), "create", /--vmid must be a VMID/],
+                [step({ name: "pre.ha-retrofit" }), "delete", /--name must be a Proxmox snapshot name/],
+                [step({ name: "9-lives" }), "create", /--name must be a Proxmox snapshot name/],
+                [withEditedLine(step(), (l) => l.replace(/ create .*$/, "")), "create", /create or delete\?/],
+                [withEditedLine(step(), (l) => l.replace(" create ", " take ")), "create", /unknown command 'take' \(create or delete\)/],
+                [withEditedLine(step(), (l) => l.replace("--keep", "--keep-it"), "delete"), "delete", /unknown argument '--keep-it'/],
+                [withEditedLine(step(), (l) => l.replace("--name pre-ha-retrofit --keep", "--keep --name"), "delete"), "delete", /--name needs a value/],
+            ];
+            for (const [shipped, action, message] of cases) {
+                const r = action === "create" ? create(shipped) : remove(shipped);
+                assert.equal(r.status, 2, `${message}: ${r.stderr}`);
+                assert.match(r.stderr, new RegExp(`^proxmox-snapshot: ${message.source} \\(see the usage at the top of the script\\)$`, "m"));
+            }
+            assert.deepEqual(stubs.calls(), [], "qm is never asked");
         });
     });
 
@@ -368,6 +496,51 @@ describe("kubeadm node scripts with stub binaries (kubeadm, kubectl, qm, ... can
             // A re-run finds the recent snapshot and takes no other.
             assert.equal(runShipped(preflight(true), etcdEnv()).status, 0);
             assert.equal(readdirSync(snapshots).length, 1);
+        });
+
+        describe("on a master without python3 (PATH: links to every other command of this machine)", () => {
+            let bare: Stubs;
+            let withoutPython: string;
+            let pythonOnly: string;
+            before(() => {
+                // The same stand-ins, without the python3 link Stubs usually adds.
+                bare = new Stubs(["kubectl", "ping", "ip", "curl"], { python3: false });
+                withoutPython = pathWithout(path.join(root, "path-without-python3"), (name) => name.startsWith("python3"));
+                pythonOnly = path.join(root, "python3-only");
+                mkdirSync(pythonOnly, { recursive: true });
+                symlinkSync(PYTHON3, path.join(pythonOnly, "python3"));
+            });
+            after(() => bare?.destroy());
+            const masterEnv = (python3: boolean) => bare.env({ KUBERNETES_DIR: k8s, ...etcd.env(), PATH: [bare.dir, ...(python3 ? [pythonOnly] : []), withoutPython].join(":") });
+            const lacksPython3 = /python3 is not installed on this master; the etcd steps \(pre-join check, quorum guard, member removal, join gate\) read etcd's member list with it\. Install it: apt-get install python3/;
+
+            it("the preflight refuses (exit 1) before anything else, naming python3 and what to install; with python3 added, the same PATH passes", () => {
+                const lookup = spawnSync("sh", ["-c", "command -v python3"], { env: masterEnv(false), encoding: "utf8" });
+                assert.ok(lookup.status !== 0 && lookup.stdout === "", `no python3 on that PATH: ${lookup.stdout}`);
+                mkdirSync(snapshots, { recursive: true });
+                writeFileSync(path.join(snapshots, "fresh.db"), "x");
+                bare.setRules(rules());
+                const refused = runShipped(preflight(false), masterEnv(false));
+                assert.equal(refused.status, 1, refused.stderr);
+                assert.match(refused.stderr, new RegExp(`^preflight: ERROR: ${lacksPython3.source}$`, "m"));
+                assert.deepEqual(bare.calls(), [], "refused before asking the cluster anything");
+
+                const ready = runShipped(preflight(false), masterEnv(true));
+                assert.equal(ready.status, 0, ready.stderr);
+                assert.equal(ready.stdout.trim(), "preflight: ready for phase 0");
+            });
+
+            it("the pre-join check refuses (exit 1) with the same message, not as an etcd that does not answer; with python3, it reads the real etcd's members", () => {
+                const step = etcdMembershipCommand({ sshUser: "ubuntu", node: "k8s-master-2", peerUrl: "https://192.0.2.110:2380", protect: "k8s-master", drainTimeoutSeconds: 60, timeoutSeconds: 60 });
+                const refused = runShipped(step, masterEnv(false));
+                assert.equal(refused.status, 1, refused.stderr);
+                assert.match(refused.stderr, new RegExp(`^control-plane-member: ERROR: ${lacksPython3.source}$`, "m"));
+                assert.doesNotMatch(refused.stderr, /is etcd running/);
+
+                const checked = runShipped(step, masterEnv(true));
+                assert.equal(checked.status, 0, checked.stderr);
+                assert.match(checked.stdout, /^pre-join: k8s-master /m);
+            });
         });
 
         it("refuses an old snapshot (without --take-snapshot), a NotReady node, a busy address; accepts a VIP that is ours", () => {

@@ -26,6 +26,7 @@ import { RecordedResource, SECRET } from "../../tools/recorder";
 import { stubOutputs } from "../../tools/stubs";
 import { labConfig, nameOf, recordLab, recordWithConfig } from "../helpers/program";
 import { labTopology } from "./helpers/lab";
+import { readProjectFile } from "../../components/projectFiles";
 
 const ROOT = path.resolve(__dirname, "../..");
 type Inputs = Record<string, any>;
@@ -309,7 +310,7 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
     });
 
     it("the lab config still loads in the shape the other tests expect", () => {
-        assert.doesNotThrow(() => loadTopology(labConfig().raw, { project: "ha-control-plane", stack: "lab" }));
+        assert.doesNotThrow(() => loadTopology(labConfig().raw, { project: "ha-control-plane", stack: "lab", readProjectFile }));
     });
 });
 

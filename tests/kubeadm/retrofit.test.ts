@@ -1,5 +1,7 @@
 /**
- * scripts/kubeadm/retrofit.sh (phase 0) with STUB kubeadm, kubectl, crictl and systemctl on PATH:
+ * scripts/kubeadm/retrofit.sh (phase 0) as the program ships it (retrofitCommand: the bundle with
+ * lib.sh and the embedded patch tool on stdin to `sudo -n bash -s --`), apply as create and
+ * restore as delete, with STAND-IN kubeadm, kubectl, crictl and systemctl on PATH:
  * kubeadm and a live apiserver cannot run here. The stubs behave like the real ones where it
  * matters: `kubeadm init phase upload-config` stores the ClusterConfiguration it is given (keys
  * sorted, as kubeadm marshals), `kubeadm init phase certs apiserver` signs a REAL certificate
@@ -8,13 +10,13 @@
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { retrofitCommand } from "../../components/kubeadm/retrofit";
-import { runShipped } from "../helpers/shipped";
-import { runScript, Stubs, StubRule } from "./helpers/stubs";
+import { runShipped, ShippedRun, withEditedLine } from "../helpers/shipped";
+import { Stubs, StubRule } from "./helpers/stubs";
 
 const FIXTURES = path.resolve(__dirname, "../fixtures/kubeadm");
 
@@ -63,12 +65,20 @@ open(sys.argv[2], "w").write(yaml.safe_dump(cc, sort_keys=True, default_flow_sty
 PY
 `;
 
-function rules(readyz: "always" | "original-cert-only"): StubRule[] {
+/** When the stand-in apiserver answers /readyz: always, never, or only with the original or only with a regenerated certificate. */
+type Readyz = "always" | "never" | "original-cert-only" | "new-cert-only";
+
+const READYZ: Record<Readyz, Omit<StubRule, "bin" | "args">> = {
+    always: { stdout: "ok" },
+    never: { stderr: "The connection to the server was refused\n", exit: 1 },
+    "original-cert-only": { run: `cmp -s "$KUBERNETES_DIR/pki/apiserver.crt" "$STUB_DIR/original-apiserver.crt" && printf ok` },
+    "new-cert-only": { run: `cmp -s "$KUBERNETES_DIR/pki/apiserver.crt" "$STUB_DIR/original-apiserver.crt" || printf ok` },
+};
+
+function rules(readyz: Readyz): StubRule[] {
     return [
         { bin: "kubectl", args: "-n kube-system get configmap kubeadm-config", stdoutFile: "$LIVE" },
-        readyz === "always"
-            ? { bin: "kubectl", args: "get --raw=/readyz", stdout: "ok" }
-            : { bin: "kubectl", args: "get --raw=/readyz", run: `cmp -s "$KUBERNETES_DIR/pki/apiserver.crt" "$STUB_DIR/original-apiserver.crt" && printf ok` },
+        { bin: "kubectl", args: "get --raw=/readyz", ...READYZ[readyz] },
         { bin: "kubectl", args: "get pods --no-headers", stdout: "" },
         { bin: "kubeadm", args: "^config validate --config ", stdout: "ok\n" },
         { bin: "kubeadm", args: "^init phase upload-config kubeadm --config ", run: `bash "$STUB_DIR/upload.sh" "$6"` },
@@ -79,7 +89,7 @@ function rules(readyz: "always" | "original-cert-only"): StubRule[] {
     ];
 }
 
-describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no kubeadm or apiserver can run here) and real openssl", function () {
+describe("retrofit.sh (phase 0) as shipped, with stand-in kubeadm/kubectl/crictl/systemctl (no kubeadm or apiserver can run here) and real openssl", function () {
     this.timeout(60_000);
     let stubs: Stubs;
     let k8s: string;
@@ -91,12 +101,25 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
             .split("\n").slice(1).join(",").split(",").map((s) => s.trim().replace(/^IP Address:/, "IP:")).filter(Boolean).sort();
     const live = () => parse(readFileSync(path.join(stubs.dir, "live.yaml"), "utf8")) as Record<string, any>;
     const commands = (bin: string) => stubs.calls(bin).map((c) => c.argv.join(" "));
-    const APPLY = ["apply", "--node-name", "k8s-master", "--advertise-address", "10.0.20.100", "--endpoint", "10.0.20.99:6443",
-        "--san", "10.0.20.99", "--san", "k8s-apiserver.viktorbarzin.lan", "--readyz-timeout", "2", "--verify-namespace", "calico-system"];
-    const env = () => stubs.env({ KUBERNETES_DIR: k8s });
+    const env = (extra: Record<string, string> = {}) => stubs.env({ KUBERNETES_DIR: k8s, ...extra });
+    /** Phase 0's apply/restore step as Retrofit builds it, for the lab's existing master. */
+    const step = (over: Partial<Parameters<typeof retrofitCommand>[0]> = {}) =>
+        retrofitCommand({
+            sshUser: "ubuntu",
+            node: "k8s-master",
+            advertiseAddress: "10.0.20.100",
+            backupDir: backup,
+            readyzTimeoutSeconds: 2,
+            endpoint: "10.0.20.99:6443",
+            sans: ["10.0.20.99", "k8s-apiserver.viktorbarzin.lan"],
+            verifyNamespaces: ["calico-system"],
+            ...over,
+        });
+    const apply = (shipped = step(), e = env()): ShippedRun => runShipped(shipped, e);
+    const restore = (shipped = step(), e = env()): ShippedRun => runShipped(shipped, e, { action: "delete" });
 
     /** A fresh master: the fixture as the live ClusterConfiguration, an original certificate signed by a test CA. */
-    function freshMaster(fixture: string, readyz: "always" | "original-cert-only"): void {
+    function freshMaster(fixture: string, readyz: Readyz): void {
         rmSync(k8s, { recursive: true, force: true });
         rmSync(backup, { recursive: true, force: true });
         mkdirSync(pki, { recursive: true });
@@ -111,8 +134,16 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
         copyFileSync(path.join(pki, "apiserver.crt"), path.join(stubs.dir, "original-apiserver.crt"));
         copyFileSync(path.join(pki, "apiserver.key"), path.join(stubs.dir, "original-apiserver.key"));
         writeFileSync(path.join(stubs.dir, "apiserver-id"), "c1\n");
-        stubs.setRules(rules(readyz).map((r) => (r.stdoutFile === "$LIVE" ? { ...r, stdoutFile: path.join(stubs.dir, "live.yaml") } : r)));
+        answer(readyz);
     }
+
+    /** The stand-ins' rules: `first` before the usual ones (the first rule that matches answers). */
+    function answer(readyz: Readyz, first: readonly StubRule[] = []): void {
+        stubs.setRules([...first, ...rules(readyz)].map((r) => (r.stdoutFile === "$LIVE" ? { ...r, stdoutFile: path.join(stubs.dir, "live.yaml") } : r)));
+    }
+    const originalCert = () => readFileSync(path.join(stubs.dir, "original-apiserver.crt"));
+    const liveCert = () => readFileSync(path.join(pki, "apiserver.crt"));
+    const restarts = () => commands("crictl").filter((c) => c.startsWith("stop"));
 
     before(() => {
         stubs = new Stubs(["kubeadm", "kubectl", "crictl", "systemctl"]);
@@ -131,7 +162,7 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
     it("v1beta4: patches kubeadm-config through kubeadm, regenerates the certificate (new SANs, old kept), restarts the apiserver", () => {
         freshMaster("cluster-configuration-v1beta4.yaml", "always");
         const originalSans = sans(path.join(pki, "apiserver.crt"));
-        const run = runScript("kubeadm/retrofit.sh", [...APPLY, "--backup-dir", backup], env());
+        const run = apply();
         assert.equal(run.status, 0, run.stderr);
 
         const cc = live();
@@ -164,7 +195,7 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
     it("a second run changes nothing: no upload, no new certificate, no restart", () => {
         stubs.clearCalls();
         const certBefore = readFileSync(path.join(pki, "apiserver.crt"));
-        const run = runScript("kubeadm/retrofit.sh", [...APPLY, "--backup-dir", backup], env());
+        const run = apply();
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(commands("kubeadm"), []);
         assert.deepEqual(commands("crictl").filter((c) => c.startsWith("stop")), []);
@@ -178,7 +209,7 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
         const upgraded = readFileSync(path.join(stubs.dir, "live.yaml"), "utf8").replace("v1.34.8", "v1.34.9");
         writeFileSync(path.join(stubs.dir, "live.yaml"), upgraded);
         stubs.clearCalls();
-        const run = runScript("kubeadm/retrofit.sh", ["restore", "--node-name", "k8s-master", "--advertise-address", "10.0.20.100", "--backup-dir", backup, "--readyz-timeout", "2"], env());
+        const run = restore();
         assert.equal(run.status, 0, run.stderr);
         const cc = live();
         assert.equal(cc.controlPlaneEndpoint, undefined);
@@ -187,14 +218,14 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
         assert.deepEqual(readFileSync(path.join(pki, "apiserver.crt")), readFileSync(path.join(stubs.dir, "original-apiserver.crt")));
         assert.deepEqual(readFileSync(path.join(pki, "apiserver.key")), readFileSync(path.join(stubs.dir, "original-apiserver.key")));
         assert.equal(commands("crictl").filter((c) => c.startsWith("stop")).length, 1, "the apiserver restarted once");
-        const again = runScript("kubeadm/retrofit.sh", ["restore", "--node-name", "k8s-master", "--advertise-address", "10.0.20.100", "--backup-dir", backup], env());
+        const again = restore();
         assert.equal(again.status, 0, again.stderr);
         assert.match(again.stderr, /original apiserver certificate is in place/);
     });
 
     it("/readyz never answers with the new certificate: the script restores the previous certificate and ClusterConfiguration itself, and fails", () => {
         freshMaster("cluster-configuration-v1beta4.yaml", "original-cert-only");
-        const run = runScript("kubeadm/retrofit.sh", [...APPLY, "--backup-dir", backup], env());
+        const run = apply();
         assert.equal(run.status, 1, run.stderr);
         assert.match(run.stderr, /restoring the previous one \(seed 0\.5\)/);
         assert.match(run.stderr, /did not answer \/readyz within 2s after the certificate change; the previous certificate and ClusterConfiguration were restored and the apiserver is ready again/);
@@ -210,26 +241,16 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
 
     it("a regenerated certificate that loses an old SAN is refused before any restart", () => {
         freshMaster("cluster-configuration-v1beta4.yaml", "always");
-        const run = runScript("kubeadm/retrofit.sh", [...APPLY, "--backup-dir", backup], stubs.env({ KUBERNETES_DIR: k8s, DROP_SAN: "DNS:kubernetes.default" }));
+        const run = apply(step(), env({ DROP_SAN: "DNS:kubernetes.default" }));
         assert.equal(run.status, 1);
         assert.match(run.stderr, /old ones missing: DNS:kubernetes\.default/);
         assert.deepEqual(readFileSync(path.join(pki, "apiserver.crt")), readFileSync(path.join(stubs.dir, "original-apiserver.crt")));
         assert.deepEqual(commands("crictl").filter((c) => c.startsWith("stop")), []);
     });
 
-    it("v1beta3, shipped as the program ships it (bundle with the embedded patch tool on stdin): the API version found is kept", () => {
+    it("v1beta3: the API version found is kept", () => {
         freshMaster("cluster-configuration-v1beta3.yaml", "always");
-        const step = retrofitCommand({
-            sshUser: "ubuntu",
-            node: "k8s-master",
-            advertiseAddress: "10.0.20.100",
-            backupDir: backup,
-            readyzTimeoutSeconds: 2,
-            endpoint: "10.0.20.99:6443",
-            sans: ["10.0.20.99", "k8s-apiserver.viktorbarzin.lan"],
-            verifyNamespaces: ["calico-system"],
-        });
-        const run = runShipped(step, env());
+        const run = apply();
         assert.equal(run.status, 0, run.stderr);
         assert.equal(live().apiVersion, "kubeadm.k8s.io/v1beta3");
         assert.equal(live().controlPlaneEndpoint, "10.0.20.99:6443");
@@ -240,11 +261,8 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
 
     it("kubeadm refusing the patched configuration stops everything before any change", () => {
         freshMaster("cluster-configuration-v1beta4.yaml", "always");
-        stubs.setRules([
-            { bin: "kubeadm", args: "^config validate ", stderr: "unknown field \"foo\"\n", exit: 1 },
-            ...rules("always").map((r) => (r.stdoutFile === "$LIVE" ? { ...r, stdoutFile: path.join(stubs.dir, "live.yaml") } : r)),
-        ]);
-        const run = runScript("kubeadm/retrofit.sh", [...APPLY, "--backup-dir", backup], env());
+        answer("always", [{ bin: "kubeadm", args: "^config validate ", stderr: "unknown field \"foo\"\n", exit: 1 }]);
+        const run = apply();
         assert.equal(run.status, 1);
         assert.match(run.stderr, /unknown field "foo"[\s\S]*kubeadm refuses the new configuration \(above\); nothing was changed/);
         assert.deepEqual(commands("kubeadm").map((c) => c.split(" ").slice(0, 2).join(" ")), ["config validate"]);
@@ -252,11 +270,135 @@ describe("retrofit.sh (phase 0) with stub kubeadm/kubectl/crictl/systemctl (no k
         assert.deepEqual(readFileSync(path.join(pki, "apiserver.crt")), readFileSync(path.join(stubs.dir, "original-apiserver.crt")));
     });
 
-    it("refuses bad arguments with exit 2 and touches nothing", () => {
+
+    it("refuses what it is given wrong with exit 2 and touches nothing: values the component passes on, and lines it never builds", () => {
+        freshMaster("cluster-configuration-v1beta4.yaml", "always");
         stubs.clearCalls();
-        assert.equal(runScript("kubeadm/retrofit.sh", ["apply", "--node-name", "k8s-master", "--advertise-address", "10.0.20.300", "--backup-dir", backup], env()).status, 2);
-        assert.equal(runScript("kubeadm/retrofit.sh", ["apply", "--node-name", "k8s-master", "--advertise-address", "10.0.20.100", "--backup-dir", "relative"], env()).status, 2);
-        assert.equal(runScript("kubeadm/retrofit.sh", ["frobnicate"], env()).status, 2);
+        const cases: [ReturnType<typeof step>, "create" | "delete", RegExp][] = [
+            [step({ advertiseAddress: "10.0.20.300" }), "create", /--advertise-address must be an IPv4 address/],
+            [step({ backupDir: "relative" }), "delete", /--backup-dir must be an absolute path/],
+            [step({ readyzTimeoutSeconds: 2.5 }), "create", /--readyz-timeout and --bind-port are whole numbers/],
+            [step({ sans: [] }), "create", /apply needs --endpoint and at least one --san/],
+            [step({ node: "" }), "create", /--node-name needs a value/],
+            [withEditedLine(step(), (l) => l.replace("--node-name k8s-master ", "")), "create", /--node-name is required/],
+            [withEditedLine(step(), (l) => l.replace(/ apply .*$/, "")), "create", /apply or restore\?/],
+            [withEditedLine(step(), (l) => l.replace(" apply ", " reapply ")), "create", /unknown command 'reapply' \(apply or restore\)/],
+            [withEditedLine(step(), (l) => l.replace("--verify-namespace", "--verify-ns")), "create", /unknown argument '--verify-ns'/],
+            [withEditedLine(step(), (l) => l.replace("--readyz-timeout 2", "--bind-port 64k3"), "delete"), "delete", /--readyz-timeout and --bind-port are whole numbers/],
+        ];
+        for (const [shipped, action, message] of cases) {
+            const r = action === "create" ? apply(shipped) : restore(shipped);
+            assert.equal(r.status, 2, `${message}: ${r.stderr}`);
+            assert.match(r.stderr, new RegExp(`^retrofit: ${message.source} \\(see the usage at the top of the script\\)$`, "m"));
+        }
+        assert.deepEqual(stubs.calls(), [], "nothing asked of kubectl or kubeadm");
+        assert.deepEqual(liveCert(), originalCert());
+    });
+
+    it("restore on a master phase 0 never changed: nothing to restore (exit 0, nothing asked)", () => {
+        freshMaster("cluster-configuration-v1beta4.yaml", "always");
+        stubs.clearCalls();
+        const r = restore();
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stderr, /no backup in .*\/original: phase 0 never changed this master, nothing to restore/);
         assert.deepEqual(stubs.calls(), []);
+    });
+
+    it("refuses (exit 1), changing nothing, a master whose kubeadm-config cannot be read or holds no ClusterConfiguration, or that has no apiserver certificate pair", () => {
+        freshMaster("cluster-configuration-v1beta4.yaml", "always");
+        answer("always", [{ bin: "kubectl", args: "get configmap kubeadm-config", stderr: "The connection to the server 10.0.20.100:6443 was refused\n", exit: 1 }]);
+        const down = apply();
+        assert.equal(down.status, 1);
+        assert.match(down.stderr, /retrofit: ERROR: cannot read kube-system\/kubeadm-config \(is the apiserver up\?\)/);
+
+        answer("always", [{ bin: "kubectl", args: "get configmap kubeadm-config", stdout: "" }]);
+        const empty = apply();
+        assert.equal(empty.status, 1);
+        assert.match(empty.stderr, /retrofit: ERROR: kube-system\/kubeadm-config has no ClusterConfiguration/);
+
+        answer("always");
+        rmSync(path.join(pki, "apiserver.key"));
+        const noPair = apply();
+        assert.equal(noPair.status, 1);
+        assert.match(noPair.stderr, /retrofit: ERROR: no apiserver certificate pair in .*pki \(apiserver\.crt, apiserver\.key\): is this the kubeadm control-plane node k8s-master\? Nothing was changed/);
+
+        assert.deepEqual(commands("kubeadm"), [], "nothing uploaded");
+        assert.deepEqual(restarts(), []);
+        assert.equal(existsSync(path.join(backup, "original")), false, "nothing saved as the original");
+        assert.deepEqual(liveCert(), originalCert());
+    });
+
+    it("kubeadm failing to upload the configuration, or storing something else, fails the apply before the certificate is touched", () => {
+        freshMaster("cluster-configuration-v1beta4.yaml", "always");
+        answer("always", [{ bin: "kubeadm", args: "^init phase upload-config ", stderr: "error uploading configuration: etcdserver: request timed out\n", exit: 1 }]);
+        const failed = apply();
+        assert.equal(failed.status, 1);
+        assert.match(failed.stderr, /etcdserver: request timed out[\s\S]*retrofit: ERROR: kubeadm init phase upload-config kubeadm failed/);
+        assert.equal(live().controlPlaneEndpoint, undefined);
+
+        // kubeadm says it uploaded, but kubeadm-config does not change (another writer, an older kubeadm).
+        answer("always", [{ bin: "kubeadm", args: "^init phase upload-config " }]);
+        const lost = apply();
+        assert.equal(lost.status, 1);
+        assert.match(lost.stderr, /retrofit: ERROR: kubeadm-config does not hold the endpoint and SANs after the upload/);
+        assert.deepEqual(liveCert(), originalCert());
+        assert.deepEqual(restarts(), []);
+    });
+
+    it("kubeadm failing to regenerate the certificate puts the previous pair back and restarts nothing", () => {
+        freshMaster("cluster-configuration-v1beta4.yaml", "always");
+        answer("always", [{ bin: "kubeadm", args: "^init phase certs apiserver ", stderr: "error: failure loading ca certificate\n", exit: 1 }]);
+        const r = apply();
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /retrofit: ERROR: kubeadm init phase certs apiserver failed; the previous certificate is back in place \(nothing restarted\)/);
+        assert.deepEqual(liveCert(), originalCert());
+        assert.deepEqual(readFileSync(path.join(pki, "apiserver.key")), readFileSync(path.join(stubs.dir, "original-apiserver.key")));
+        assert.deepEqual(restarts(), []);
+    });
+
+    it("an apiserver that answers with neither certificate: the apply fails naming where to look, after a kubelet restart", () => {
+        freshMaster("cluster-configuration-v1beta4.yaml", "never");
+        const r = apply();
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /retrofit: ERROR: the apiserver is not ready even with the previous certificate restored \(.*\/runs\/\d{8}T\d{6}Z\); investigate: crictl ps -a --name kube-apiserver; crictl logs <id>; journalctl -u kubelet/);
+        assert.deepEqual(liveCert(), originalCert(), "the previous pair is what is in place");
+        assert.deepEqual(commands("systemctl"), ["restart kubelet"]);
+    });
+
+    describe("restore refusals, after an apply", () => {
+        beforeEach(() => {
+            freshMaster("cluster-configuration-v1beta4.yaml", "always");
+            const applied = apply();
+            assert.equal(applied.status, 0, applied.stderr);
+            stubs.clearCalls();
+        });
+
+        it("refuses (exit 1) when kubeadm-config cannot be read, changing nothing", () => {
+            const patched = liveCert();
+            answer("always", [{ bin: "kubectl", args: "get configmap kubeadm-config", stderr: "Unable to connect to the server: dial tcp 10.0.20.100:6443: connect: connection refused\n", exit: 1 }]);
+            const r = restore();
+            assert.equal(r.status, 1);
+            assert.match(r.stderr, /retrofit: ERROR: cannot read kube-system\/kubeadm-config \(is the apiserver up\?\)/);
+            assert.deepEqual(liveCert(), patched);
+            assert.deepEqual(commands("kubeadm"), []);
+        });
+
+        it("an apiserver that only comes up with the newer certificate: the newer certificate and ClusterConfiguration go back (exit 1, saying so)", () => {
+            const patched = liveCert();
+            answer("new-cert-only");
+            const r = restore();
+            assert.equal(r.status, 1);
+            assert.match(r.stderr, /WARNING: the apiserver did not become ready with the original certificate: putting the newer one back/);
+            assert.match(r.stderr, /retrofit: ERROR: could not restore the original certificate; the newer certificate and ClusterConfiguration are back in place/);
+            assert.deepEqual(liveCert(), patched);
+            assert.equal(live().controlPlaneEndpoint, "10.0.20.99:6443", "the patched ClusterConfiguration uploaded again");
+        });
+
+        it("an apiserver that answers with neither certificate: exit 1, naming where to look", () => {
+            answer("never");
+            const r = restore();
+            assert.equal(r.status, 1);
+            assert.match(r.stderr, /retrofit: ERROR: the apiserver is not ready with either certificate; investigate: crictl ps -a --name kube-apiserver; journalctl -u kubelet/);
+        });
     });
 });

@@ -12,6 +12,7 @@ import { ConfigError, loadTopology, readPhpState } from "../../topology";
 import { RecordedResource } from "../../tools/recorder";
 import { ConfigEdit, labConfig, recordLab } from "../helpers/program";
 import { run, ScriptResult, scriptPath } from "./scriptRunner";
+import { readProjectFile } from "../../components/projectFiles";
 
 const SCRIPT = scriptPath("pfsense/haproxy-reconcile.php");
 const STUB = path.resolve(__dirname, "../fixtures/pfsense/pfsense-api-stub.php");
@@ -159,7 +160,7 @@ describe("pfSense host alias for the VIP (php-cli against a stand-in for pfSense
     it("config: a hyphenated alias name (the seed's spelling) is refused, naming the key and pfSense's rule", () => {
         const stack = labConfig("1", (raw) => ((raw.loadBalancer as Json).hostAlias = "k8s-apiserver-vip"));
         assert.throws(
-            () => loadTopology(stack.raw, { project: stack.project, stack: stack.stack }),
+            () => loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile }),
             (err: Error) => err instanceof ConfigError && /loadBalancer\.hostAlias = "k8s-apiserver-vip": must be a pfSense alias name: up to 31 letters, digits or _ \(no hyphens\)/.test(err.message),
         );
     });

@@ -1,7 +1,6 @@
 import { strict as assert } from "assert";
 import {
     apiserverPool,
-    bashWithPayload,
     BASH_PAYLOAD_DELIMITER,
     ConfigError,
     DEFAULT_HEALTH_CHECK_TIMINGS,
@@ -10,18 +9,19 @@ import {
     loadTopology,
     pfsenseLoadBalancerState,
     pfsenseMemberState,
-    phpWithState,
     poolServer,
     readPhpState,
     renderHaproxyFragment,
     renderHaproxyServerLine,
     Topology,
 } from "../../topology";
+import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 import { labConfig } from "../helpers/program";
+import { readProjectFile } from "../../components/projectFiles";
 
 const lab = (edit?: (raw: Record<string, any>) => void): Topology => {
     const stack = labConfig("1", edit as never);
-    return loadTopology(stack.raw, { project: stack.project, stack: stack.stack });
+    return loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile });
 };
 const issuesOf = (edit: (raw: Record<string, any>) => void): string => {
     try {

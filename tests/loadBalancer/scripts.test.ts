@@ -7,6 +7,7 @@ import { KUBEADM_DOCS_HEALTH_CHECK_TIMINGS, loadTopology, renderHaproxyFragment,
 import { testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
 import { labConfig } from "../helpers/program";
 import { run, scriptPath } from "./scriptRunner";
+import { readProjectFile } from "../../components/projectFiles";
 
 describe("load balancer and DNS scripts", () => {
     it("are shellcheck clean", async () => {
@@ -16,7 +17,7 @@ describe("load balancer and DNS scripts", () => {
 
     it("render a haproxy.cfg for the lab that passes haproxy -c (Debian's haproxy)", async () => {
         const stack = labConfig("3");
-        const topology = loadTopology(stack.raw, { project: stack.project, stack: stack.stack });
+        const topology = loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile });
         const pool = phaseOnePool(topology);
         const dir = mkdtempSync(path.join(tmpdir(), "haproxy-c-"));
         try {

@@ -2,16 +2,15 @@ import { strict as assert } from "assert";
 import { apiserverHealthCheck } from "../../policies/loadBalancer";
 import {
     apiserverPool,
-    bashWithPayload,
     COMPONENT_TYPES as T,
     KUBEADM_DOCS_HEALTH_CHECK_TIMINGS,
     pfsenseLoadBalancerState,
     pfsenseMemberState,
-    phpWithState,
     poolServer,
     renderHaproxyFragment,
     renderHaproxyServerLine,
 } from "../../topology";
+import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab, recordLab } from "../helpers/program";
 import { component, resource, violationsOf } from "../helpers/policy";

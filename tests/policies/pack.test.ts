@@ -12,6 +12,7 @@ import { computePlan } from "../../tools/planModel";
 import { PolicyConfigError, resolvePolicyConfig, runPolicies } from "../../tools/policyRunner";
 import { cachedLab, labConfig } from "../helpers/program";
 import { labPolicyConfig } from "../helpers/policy";
+import { readProjectFile } from "../../components/projectFiles";
 
 describe("the policy pack", () => {
     it("has 16 policies with unique names, a description a reviewer understands, and an enforcement level", () => {
@@ -37,7 +38,7 @@ describe("the policy pack", () => {
 
         it("holds exactly what the lab topology implies (gateway, MetalLB pool, node addresses, the existing master)", () => {
             const stack = labConfig();
-            const derived = policyConfigFromTopology(loadTopology(stack.raw, { project: stack.project, stack: stack.stack }));
+            const derived = policyConfigFromTopology(loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile }));
             const lab = labPolicyConfig();
             for (const [policy, properties] of Object.entries(derived)) {
                 for (const [key, value] of Object.entries(properties)) assert.deepEqual(lab[policy][key], value, `${policy}.${key}`);

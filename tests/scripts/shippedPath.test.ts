@@ -62,7 +62,7 @@ describe("every script runs the way its component ships it", function () {
             const text = readFileSync(file, "utf8");
             // Framing a payload is fine in unit tests of the framing; not where a script then runs.
             const runsScripts = /\bspawn(Sync)?\(|\brun\("bash"|execFile\(/.test(text);
-            for (const pattern of [/\bbundleScript\(/, /\brunOnStdin\(/, ...(runsScripts ? [/\bbashWithPayload\(/, /\bphpWithState\(/] : [])]) {
+            for (const pattern of [/\bbundleScript\(/, /\bphpBundle\(/, /\brunOnStdin\(/, ...(runsScripts ? [/\bbashWithPayload\(/, /\bphpWithState\(/] : [])]) {
                 if (pattern.test(text)) offenders.push(`${path.relative(root, file)}: ${pattern.source}`);
             }
         }

@@ -5,7 +5,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { scriptText } from "../../components/scriptFile";
-import { renderMasterUserData } from "../../topology";
+import { renderMasterUserData } from "../../components/shipping/userData";
 import { recordLab } from "../helpers/program";
 
 const SNIPPET = "proxmoxve:index/fileLegacy:FileLegacy";

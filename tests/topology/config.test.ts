@@ -1,9 +1,10 @@
 import { strict as assert } from "assert";
 import { ConfigError, loadTopology } from "../../topology";
 import { labConfig } from "../helpers/program";
+import { readProjectFile } from "../../components/projectFiles";
 
 type Raw = Record<string, any>;
-const load = (raw: Raw) => loadTopology(raw, { project: "ha-control-plane", stack: "test" });
+const load = (raw: Raw) => loadTopology(raw, { project: "ha-control-plane", stack: "test", readProjectFile });
 const lab = (): Raw => JSON.parse(JSON.stringify(labConfig().raw));
 
 /** Loads the lab config with one edit and returns the ConfigError it must raise. */
@@ -19,7 +20,7 @@ function rejection(edit: (raw: Raw) => void): ConfigError {
     assert.fail("the config was accepted");
 }
 
-describe("config validation (topology/config.ts)", () => {
+describe("config validation (topology/config/)", () => {
     it("accepts the lab stack and derives the facts the program needs", () => {
         const t = load(lab());
         assert.equal(t.existingMaster.name, "k8s-master");

@@ -5,7 +5,6 @@
 import { strict as assert } from "assert";
 import {
     apiserverPool,
-    bashWithPayload,
     CONTROL_PLANE_TAINT,
     DEFAULT_HEALTH_CHECK_TIMINGS,
     ejectionBoundMs,
@@ -15,7 +14,6 @@ import {
     joinFacts,
     kubeletCutoverFacts,
     pfsenseLoadBalancerState,
-    phpWithState,
     poolServer,
     protectArg,
     readBashPayload,
@@ -32,6 +30,7 @@ import {
     taintArg,
     vmidArg,
 } from "../../topology";
+import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 
 describe("pure layer: facts the program writes and the policies read", () => {
     it("component facts and command-line flags round-trip; anything else reads as nothing", () => {

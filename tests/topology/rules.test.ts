@@ -15,6 +15,7 @@ import {
     stableMac,
 } from "../../topology";
 import { labConfig } from "../helpers/program";
+import { readProjectFile } from "../../components/projectFiles";
 
 describe("quorum arithmetic (topology/quorum.ts)", () => {
     it("quorum is floor(n/2)+1 and tolerance what is left", () => {
@@ -94,7 +95,7 @@ describe("addresses, phases, MACs", () => {
     });
 
     it("the quorum plan walks 1, 2, 3 members for the lab", () => {
-        const t = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab" });
+        const t = loadTopology(labConfig("7").raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
         assert.deepEqual(quorumPlan(t).map((s) => [s.phase, s.master, s.members, s.quorum, s.faultTolerance]), [
             ["0", "k8s-master", 1, 1, 0],
             ["2", "k8s-master-2", 2, 2, 0],

@@ -18,12 +18,13 @@ import {
     UnblockOption,
 } from "../../topology";
 import { labConfig } from "../helpers/program";
+import { readProjectFile } from "../../components/projectFiles";
 
 const LAB_SIZING = sizingBasis({ observedWorkingSetGiB: 4.6, maxRatio: 4 });
 
 function lab(edit?: (raw: Record<string, any>) => void): Topology {
     const stack = labConfig("3", edit);
-    return loadTopology(stack.raw, { project: stack.project, stack: stack.stack });
+    return loadTopology(stack.raw, { project: stack.project, stack: stack.stack, readProjectFile });
 }
 
 const ofKind = <K extends UnblockOption["kind"]>(options: readonly UnblockOption[], kind: K) =>

@@ -11,9 +11,10 @@ import { KuredGate } from "../../../components/clusterOps/kuredGate";
 import { UpgradeChain } from "../../../components/clusterOps/upgradeChain";
 import { rawProjectConfig } from "../../../components/stackConfig";
 import { loadTopology } from "../../../topology";
+import { readProjectFile } from "../../../components/projectFiles";
 
 const project = pulumi.getProject();
-const topology = loadTopology(rawProjectConfig(project), { project, stack: pulumi.getStack() });
+const topology = loadTopology(rawProjectConfig(project), { project, stack: pulumi.getStack(), readProjectFile });
 // Each phase waits for the one before it, as the Phase components chain them in the stack.
 const etcdMaintenance = new EtcdMaintenance("etcd-maintenance", { topology });
 const kuredGate = new KuredGate("kured-gate", { topology }, { dependsOn: [etcdMaintenance] });

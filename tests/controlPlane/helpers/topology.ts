@@ -7,6 +7,7 @@ import { loadTopology, Topology } from "../../../topology";
 import { hostAddress } from "../../helpers/controlPlane/hosts";
 import { masterAddress, TEST_VIP } from "../../helpers/controlPlane/controlPlane";
 import { labConfig } from "../../helpers/program";
+import { readProjectFile } from "../../../components/projectFiles";
 
 export type RawEdit = (raw: Record<string, any>) => void;
 
@@ -39,5 +40,5 @@ export function splitSecrets(raw: Record<string, any>): { plain: Record<string, 
 
 /** The validated topology of that config. */
 export function testTopology(targetPhase = "7", edit?: RawEdit): Topology {
-    return loadTopology(testRawConfig(targetPhase, edit), { project: "ha-control-plane", stack: "lab" });
+    return loadTopology(testRawConfig(targetPhase, edit), { project: "ha-control-plane", stack: "lab", readProjectFile });
 }

@@ -1,9 +1,10 @@
 import { loadTopology, Topology } from "../../../topology";
 import { labConfig } from "../../helpers/program";
+import { readProjectFile } from "../../../components/projectFiles";
 
 /** The lab stack's validated topology, with an optional edit of the raw config. */
 export function labTopology(edit?: (raw: Record<string, any>) => void): Topology {
     const raw = JSON.parse(JSON.stringify(labConfig().raw)) as Record<string, any>;
     edit?.(raw);
-    return loadTopology(raw, { project: "ha-control-plane", stack: "lab" });
+    return loadTopology(raw, { project: "ha-control-plane", stack: "lab", readProjectFile });
 }

@@ -8,7 +8,7 @@
  * A call that no rule matches fails with exit 99, so an unexpected command shows up in the test.
  */
 import { spawnSync } from "child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../../components/scriptFile";
@@ -78,10 +78,15 @@ exit "$(cat "$answer/exit" 2>/dev/null || echo 0)"
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
+export interface StubsOptions {
+    /** Link the machine's python3 into the stub directory (default): false for a master without one. */
+    readonly python3?: boolean;
+}
+
 export class Stubs {
     readonly dir: string;
 
-    constructor(readonly bins: readonly string[]) {
+    constructor(readonly bins: readonly string[], options: StubsOptions = {}) {
         this.dir = mkdtempSync(path.join(tmpdir(), "hacp-stubs-"));
         writeFileSync(path.join(this.dir, "runner.sh"), RUNNER);
         for (const bin of bins) {
@@ -90,7 +95,7 @@ export class Stubs {
             chmodSync(file, 0o755);
         }
         // The scripts' python3 is the same one.
-        if (PYTHON3 !== "python3" && !bins.includes("python3")) symlinkSync(PYTHON3, path.join(this.dir, "python3"));
+        if (options.python3 !== false && PYTHON3 !== "python3" && !bins.includes("python3")) symlinkSync(PYTHON3, path.join(this.dir, "python3"));
         this.setRules([]);
     }
 
@@ -138,6 +143,36 @@ export class Stubs {
     destroy(): void {
         rmSync(this.dir, { recursive: true, force: true });
     }
+}
+
+/**
+ * A PATH directory for a master that lacks some commands: DIR (created) gets a link to every
+ * other command on `searchPath`, the first of each name, as a PATH lookup finds it.
+ */
+export function pathWithout(dir: string, leftOut: (name: string) => boolean, searchPath = process.env.PATH ?? ""): string {
+    mkdirSync(dir, { recursive: true });
+    const linked = new Set<string>();
+    for (const from of searchPath.split(":").filter(Boolean)) {
+        let names: string[];
+        try {
+            names = readdirSync(from);
+        } catch {
+            continue; // a PATH entry that does not exist
+        }
+        for (const name of names) {
+            if (linked.has(name) || leftOut(name)) continue;
+            const file = path.join(from, name);
+            try {
+                if (!statSync(file).isFile()) continue;
+                accessSync(file, constants.X_OK);
+            } catch {
+                continue; // a dangling link, or not executable
+            }
+            symlinkSync(file, path.join(dir, name));
+            linked.add(name);
+        }
+    }
+    return dir;
 }
 
 export interface ScriptRun {
