@@ -40,8 +40,8 @@ describe("command update semantics (commandLifecycle)", function () {
     it("the offline plan shows what an update does: the text under each command, the JSON in its inputs", async () => {
         const plan = await computePlan({ targetPhase: "3" });
         const text = renderText(plan);
-        assert.match(text, /remote command retrofit-preflight\n(?: {8}.*\n)+ {8}on update: re-runs create\n/);
-        assert.match(text, /remote command retrofit-apply\n(?: {8}.*\n)+ {8}on update: nothing re-run; replaced when its triggers change\n/);
+        assert.match(text, /step retrofit-preflight on k8s-master \(10\.0\.20\.100\) as root\n(?: {8}.*\n)+ {8}on update: re-runs create\n/);
+        assert.match(text, /step retrofit-apply on k8s-master \(10\.0\.20\.100\) as root\n(?: {8}.*\n)+ {8}on update: nothing re-run; replaced when its triggers change\n/);
         assert.match(text, /remote command k8s-master-2-join\n(?: {8}.*\n)+ {8}on update: nothing re-run\n/);
         assert.match(text, /local command apiserver-dns-a\n {8}on update: re-runs create; replaced when its triggers change\n/);
         assert.doesNotMatch(text, /no update declared/);

@@ -1,5 +1,6 @@
 /** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
 import { isNoRerunUpdate } from "../components/commandLifecycle";
+import { shellWord } from "../components/remoteStep";
 import type { FailureDomain } from "../topology";
 import { CapacityEntry, PHASE_TYPE, PlannedResource, PlannedUnblock, PlannedViolation, PlanResult } from "./planModel";
 import { RecordedValue } from "./recorder";
@@ -127,7 +128,27 @@ export function wrapCommand(command: string, columns: number): string[] {
 }
 
 /** Steps in the order registered, each with its depth under the phase (0: the phase's own child). */
-function stepTree(resources: readonly PlannedResource[]): { resource: PlannedResource; depth: number }[] {
+const REMOTE_STEP_TYPE = "ha-control-plane:remote:RemoteStep";
+
+/** `on <host> (<address>)` and, for root, `as root`: a remote step's inputs, never secret. */
+function stepWhere(step: PlannedResource): string {
+    const host = field(step.inputs, "host");
+    const address = field(step.inputs, "address");
+    const runAs = field(step.inputs, "runAs");
+    return `on ${String(host)}${typeof address === "string" && address !== host ? ` (${address})` : ""}${runAs === "root" ? " as root" : ""}`;
+}
+
+/** The step's script and its arguments, quoted as the command line quotes them. */
+function stepScriptLine(step: PlannedResource): string {
+    const args = field(step.inputs, "args");
+    return [String(field(step.inputs, "script")), ...(Array.isArray(args) ? args.map((a) => shellWord(String(a))) : [])].join(" ");
+}
+
+/**
+ * Steps in the order registered, each with its depth under the phase (0: the phase's own child).
+ * A RemoteStep whose one child is its command is one entry (`command` set), not two.
+ */
+function stepTree(resources: readonly PlannedResource[]): { resource: PlannedResource; depth: number; command?: PlannedResource }[] {
     const inPhase = new Set(resources.filter((r) => r.type !== PHASE_TYPE).map((r) => r.urn));
     const children = new Map<string | undefined, PlannedResource[]>();
     for (const r of resources) {
@@ -136,9 +157,14 @@ function stepTree(resources: readonly PlannedResource[]): { resource: PlannedRes
         const parent = r.parent && inPhase.has(r.parent) ? r.parent : undefined;
         children.set(parent, [...(children.get(parent) ?? []), r]);
     }
-    const out: { resource: PlannedResource; depth: number }[] = [];
+    const out: { resource: PlannedResource; depth: number; command?: PlannedResource }[] = [];
     const walk = (parent: string | undefined, depth: number): void => {
         for (const r of children.get(parent) ?? []) {
+            const own = children.get(r.urn) ?? [];
+            if (r.type === REMOTE_STEP_TYPE && own.length === 1 && own[0].type === "command:remote:Command") {
+                out.push({ resource: r, depth, command: own[0] });
+                continue;
+            }
             out.push({ resource: r, depth });
             walk(r.urn, depth + 1);
         }
@@ -262,11 +288,18 @@ export function renderText(plan: PlanResult): string {
         out.push("", `Phase ${phase.id}: ${phase.title}`);
         const steps = stepTree(phase.resources);
         if (steps.length === 0) out.push("  (nothing registered in this phase yet)");
-        for (const { resource: r, depth } of steps) {
+        for (const { resource: r, depth, command } of steps) {
             const indent = "  ".repeat(depth + 1);
+            const columns = PLAN_COLUMNS - indent.length - 4;
+            if (command) {
+                // A remote step and its command read as one line: where, as whom, which script.
+                out.push(`${indent}+ step ${r.name} ${stepWhere(r)}`);
+                out.push(...[...wrapCommand(stepScriptLine(r), columns), updateWords(command)].map((l) => `${indent}    ${l}`));
+                continue;
+            }
             const where = whereItRuns(r);
             out.push(`${indent}+ ${shortType(r.type)} ${r.name}${where ? ` ${where}` : ""}`);
-            const what = describe(r, PLAN_COLUMNS - indent.length - 4);
+            const what = describe(r, columns);
             if (what) out.push(...what.split("\n").map((l) => `${indent}    ${l}`));
         }
         for (const v of verdictsOf(plan, phase.id)) out.push(...wrapProse(`  ! ${v.enforcementLevel.toUpperCase()} ${v.policy}: `, v.message, "      "));
@@ -423,10 +456,14 @@ function essentialEdges(edges: ReadonlySet<string>): [string, string][] {
 function markdownSteps(plan: PlanResult, phase: PlanResult["phases"][number]): string[] {
     const steps = stepTree(phase.resources);
     const verdicts = verdictsOf(plan, phase.id);
-    const out = [`<details><summary>Phase ${phase.id}: ${phase.title} (${steps.length} resources; ${countWords(verdicts)})</summary>`, ""];
+    const out = [`<details><summary>Phase ${phase.id}: ${phase.title} (${steps.length} steps; ${countWords(verdicts)})</summary>`, ""];
     if (steps.length === 0) out.push("(nothing registered in this phase yet)");
-    for (const { resource: r, depth } of steps) {
+    for (const { resource: r, depth, command } of steps) {
         const indent = "  ".repeat(depth);
+        if (command) {
+            out.push(`${indent}- step \`${r.name}\` ${stepWhere(r)}`, `${indent}  <br><code>${htmlEscape(stepScriptLine(r))}</code>`);
+            continue;
+        }
         const where = whereItRuns(r);
         out.push(`${indent}- ${shortType(r.type)} \`${r.name}\`${where ? ` ${where}` : ""}`);
         const create = field(r.inputs, "create");

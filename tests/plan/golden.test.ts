@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { existsSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { computePlan } from "../../tools/planModel";
+import { shellWord } from "../../components/remoteStep";
 import { PLAN_COLUMNS, renderMarkdown, renderText } from "../../tools/render";
 
 /**
@@ -43,14 +44,21 @@ describe("the lab's plan, pinned by golden files (text and Markdown at phases 0 
                 }
             });
 
-            it("every remote command is shown whole: its create line, unwrapped, is in the text", () => {
-                // Unwrap the ` \` continuations and compare with the create input of each command.
+            it("every remote step says where it runs and shows its script and arguments whole; other commands their create line", () => {
+                // Unwrap the ` \` continuations and compare with each step's inputs.
                 const unwrapped = text.replace(/ \\\n +/g, " ");
                 return computePlan({ targetPhase: phase }).then((plan) => {
                     for (const p of plan.phases) {
+                        const steps = new Set(p.resources.filter((r) => r.type === "ha-control-plane:remote:RemoteStep").map((r) => r.urn));
                         for (const r of p.resources) {
+                            if (steps.has(r.urn)) {
+                                const { host, address, script, args } = r.inputs as { host: string; address: string; script: string; args: string[] };
+                                assert.ok(unwrapped.includes(`+ step ${r.name} on ${host}${address === host ? "" : ` (${address})`}`), `${r.name}: where it runs`);
+                                assert.ok(unwrapped.includes([script, ...args.map(shellWord)].join(" ")), `${r.name}: ${script} ${args.join(" ")}`);
+                                continue;
+                            }
                             const create = r.inputs.create;
-                            if (r.type === "command:remote:Command" && typeof create === "string") {
+                            if (r.type === "command:remote:Command" && typeof create === "string" && !(r.parent && steps.has(r.parent))) {
                                 for (const line of create.split("\n")) assert.ok(unwrapped.includes(line), `${r.name}: ${line}`);
                             }
                         }

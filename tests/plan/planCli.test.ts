@@ -108,7 +108,7 @@ describe("npm run plan (tools/plan.ts), as a user runs it", () => {
         assert.match(run.stdout, /^\| 3 \| Further masters.* \| 1 advisory \|$/m);
         assert.match(run.stdout, /16 policies, config policies\/lab\.json\./);
         assert.match(run.stdout, /#### Phase 2: Second master[^\n]*\n\n- \*\*mandatory\*\* `ram-headroom`: Proxmox node pve cannot take/);
-        assert.match(run.stdout, /<details><summary>Phase 2: Second master[^<]*\(23 resources; 1 mandatory, 1 advisory\)<\/summary>/);
+        assert.match(run.stdout, /<details><summary>Phase 2: Second master[^<]*\(22 steps; 1 mandatory, 1 advisory\)<\/summary>/);
         assert.match(run.stdout, /```mermaid\nflowchart LR/);
     });
 
