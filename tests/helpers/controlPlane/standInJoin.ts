@@ -49,7 +49,8 @@ export async function standInControlPlaneJoin(cp: ControlPlane, master: Master, 
     const peer = `https://${master.ip}:2380`;
     const added = await cp.etcdctl(via, ["member", "add", master.name, `--peer-urls=${peer}`, "--learner"]);
     if (added.code !== 0) throw new Error(`etcdctl member add ${master.name}: ${added.stderr}`);
-    const id = /Member ([0-9a-f]+) added/.exec(added.stdout)?.[1];
+    // etcdctl prints the id with %16x: an id below 2^60 comes space-padded ("Member  aec5…").
+    const id = /Member +([0-9a-f]+) added/.exec(added.stdout)?.[1];
     if (!id) throw new Error(`etcdctl member add printed no member id: ${added.stdout}`);
     const initialCluster = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(added.stdout)?.[1];
     if (!initialCluster) throw new Error(`etcdctl member add printed no ETCD_INITIAL_CLUSTER: ${added.stdout}`);
