@@ -32,6 +32,17 @@ function runStep(cp: ControlPlane, stdin: string, commandLine: string) {
     return cp.onMaster(cp.first, ["bash", "-c", commandLine], { input: stdin, env: { HACP_POLL_SECONDS: "1" }, timeoutMs: 600_000 });
 }
 
+/** What a restore (the step's delete) must leave: the original endpoint, SANs and certificate, served, /readyz ok. */
+async function assertRestored(cp: ControlPlane, run: { code: number | null; stderr: string }, originalCert: Buffer): Promise<void> {
+    assert.equal(run.code, 0, run.stderr);
+    const { cc } = await liveClusterConfiguration(cp);
+    assert.equal(cc.controlPlaneEndpoint, undefined);
+    assert.deepEqual(cc.apiServer.certSANs, ["k8s-master.viktorbarzin.lan"]);
+    assert.deepEqual(apiserverCert(cp), originalCert);
+    assert.deepEqual(certSans(await cp.servedCertificate(cp.first)), certSans(originalCert));
+    assert.equal(await cp.readyz(cp.first), "ok");
+}
+
 function standInCalls(cp: ControlPlane): string[] {
     try {
         return readFileSync(path.join(cp.first.kubelet.stateDir, "calls.log"), "utf8").split("\n").filter(Boolean);
@@ -102,13 +113,7 @@ describe("phase 0 for real, v1beta4: retrofit.sh as the component ships it, on a
     it("restore (the delete) puts back the original certificate, endpoint and SANs, and the apiserver serves again", async () => {
         const c = cp!;
         const run = await runStep(c, step.stdin, step.delete);
-        assert.equal(run.code, 0, run.stderr);
-        const { cc } = await liveClusterConfiguration(c);
-        assert.equal(cc.controlPlaneEndpoint, undefined);
-        assert.deepEqual(cc.apiServer.certSANs, ["k8s-master.viktorbarzin.lan"]);
-        assert.deepEqual(apiserverCert(c), originalCert);
-        assert.deepEqual(certSans(await c.servedCertificate(c.first)), certSans(originalCert));
-        assert.equal(await c.readyz(c.first), "ok");
+        await assertRestored(c, run, originalCert);
         assert.match(run.stdout, /restored the original controlPlaneEndpoint, certSANs and apiserver certificate/);
     });
 
@@ -199,11 +204,6 @@ describe("phase 0 for real, v1beta3 stored by an older kubeadm: retrofit.sh as s
     it("restore goes back to the original endpoint, SANs and certificate (stored now as v1beta4)", async () => {
         const c = cp!;
         const run = await runStep(c, step.stdin, step.delete);
-        assert.equal(run.code, 0, run.stderr);
-        const { cc } = await liveClusterConfiguration(c);
-        assert.equal(cc.controlPlaneEndpoint, undefined);
-        assert.deepEqual(cc.apiServer.certSANs, ["k8s-master.viktorbarzin.lan"]);
-        assert.deepEqual(apiserverCert(c), originalCert);
-        assert.equal(await c.readyz(c.first), "ok");
+        await assertRestored(c, run, originalCert);
     });
 });
