@@ -23,3 +23,19 @@ export function childOf(
     else throw new Error(`${parent.constructor.name}: a component that orders its children expects dependsOn as a resource or a list of resources`);
     return { ...extra, parent, dependsOn: [...list, ...after] };
 }
+
+/**
+ * The provider of class `kind` a component was given in its options (`provider` or
+ * `providers`), for its children. Throws without one: a child without a provider would fall
+ * back to the ambient default provider (the operator's own kubeconfig), never the stack's.
+ */
+export function providerFromOptions<P extends pulumi.ProviderResource>(
+    component: string,
+    opts: pulumi.ComponentResourceOptions | undefined,
+    kind: abstract new (...args: never[]) => P,
+): P {
+    const given = [opts?.provider, ...(Array.isArray(opts?.providers) ? opts.providers : Object.values(opts?.providers ?? {}))];
+    const provider = given.find((p): p is P => p instanceof kind);
+    if (!provider) throw new Error(`${component}: its options carry no provider of the kind its children need (${kind.name})`);
+    return provider;
+}

@@ -3,6 +3,7 @@
  * by its builder from components/phases/registry.ts with what the earlier phases returned.
  */
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PhaseId, phasesUpTo, Topology } from "../topology";
 import type { ExternalConsumerOutput } from "../topology";
@@ -38,17 +39,36 @@ function lazyProxmoxProvider(topology: Topology, secrets: StackSecrets): () => p
         }));
 }
 
+/**
+ * The Kubernetes provider of phases 4.5 to 7. Its kubeconfig is the secret
+ * `kubernetesAccess.kubeconfig`, a secret from the config to the provider's state.
+ */
+export function kubernetesProvider(topology: Topology, kubeconfig: pulumi.Output<string>): k8s.Provider {
+    const { context } = topology.clusterOps.kubernetesAccess;
+    return new k8s.Provider("kubernetes", { kubeconfig, ...(context ? { context } : {}) });
+}
+
+/** The Kubernetes provider, created on first use (earlier phases register none). */
+function lazyKubernetesProvider(topology: Topology, secrets: StackSecrets): () => k8s.Provider {
+    let provider: k8s.Provider | undefined;
+    return () => {
+        if (!secrets.kubeconfig) throw new Error(`target phase ${topology.targetPhase} registers no Kubernetes resources, so the stack read no kubeconfig`);
+        return (provider ??= kubernetesProvider(topology, secrets.kubeconfig));
+    };
+}
+
 /** The Phase component's name: "phase-1-5" for phase 1.5 (part of every URN under it). */
 export const phaseResourceName = (id: PhaseId): string => `phase-${id.replace(".", "-")}`;
 
 /** Registers the phase chain up to the topology's target phase. */
 export function defineStack(topology: Topology, secrets: StackSecrets): StackOutputs {
     const proxmoxProvider = lazyProxmoxProvider(topology, secrets);
+    const kubernetesProvider = lazyKubernetesProvider(topology, secrets);
     let results: PhaseResults = {};
     let previous: Phase | undefined;
     for (const info of phasesUpTo(topology.targetPhase)) {
         const phase: Phase = new Phase(phaseResourceName(info.id), { id: info.id, title: info.title, previous });
-        results = mergeResults(results, phaseEntry(info.id).build({ topology, secrets, phase, earlier: results, proxmoxProvider }));
+        results = mergeResults(results, phaseEntry(info.id).build({ topology, secrets, phase, earlier: results, proxmoxProvider, kubernetesProvider }));
         previous = phase;
     }
     return {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { loadTopology, RawConfig, Topology } from "../topology";
+import { FIRST_KUBERNETES_API_PHASE, loadTopology, RawConfig, reached, Topology } from "../topology";
 import { readProjectFile } from "./projectFiles";
 
 /** The stack's secrets, as Pulumi secret outputs; the topology never holds them. */
@@ -9,6 +9,8 @@ export interface StackSecrets {
     readonly dnsTsigSecret: pulumi.Output<string>;
     /** Only with an `ipam` config. */
     readonly ipamToken?: pulumi.Output<string>;
+    /** `kubernetesAccess.kubeconfig`, only for a stack that reaches phase 4.5 (the Kubernetes provider's). */
+    readonly kubeconfig?: pulumi.Output<string>;
 }
 
 /** Pulumi hands config over as strings, objects as JSON text; parse back to values. */
@@ -50,6 +52,7 @@ export function readStackConfig(): { topology: Topology; secrets: StackSecrets }
             sshPrivateKey: secretField("ssh", "privateKey"),
             dnsTsigSecret: secretField("dns", "tsigSecret"),
             ...(topology.ipam ? { ipamToken: secretField("ipam", "token") } : {}),
+            ...(reached(topology.targetPhase, FIRST_KUBERNETES_API_PHASE) ? { kubeconfig: secretField("kubernetesAccess", "kubeconfig") } : {}),
         },
     };
 }

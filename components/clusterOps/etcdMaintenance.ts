@@ -5,9 +5,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, CONTROL_PLANE_LABEL, EtcdMaintenanceConfig, Topology } from "../../topology";
-import { childOf } from "../childOptions";
-import { kubernetesProvider, scriptsConfigMap, stackLabels } from "./kubernetes";
+import { COMPONENT_TYPES, CONTROL_PLANE_LABEL, EtcdMaintenanceConfig } from "../../topology";
+import { childOf, providerFromOptions } from "../childOptions";
+import { scriptsConfigMap, stackLabels } from "./kubernetes";
 
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 type Volume = k8s.types.input.core.v1.Volume;
@@ -141,23 +141,45 @@ function cronJobSpec(m: EtcdMaintenanceConfig, schedule: string, labels: Record<
 }
 
 export interface EtcdMaintenanceArgs {
-    readonly topology: Topology;
+    /** The stack's name, on every object's labels. */
+    readonly stack: string;
+    /** The CronJobs' namespace, images, schedules, retention and backup volume. */
+    readonly maintenance: EtcdMaintenanceConfig;
 }
 
+/** Where the backups go, as an operator names it. */
+function volumeSummary(v: EtcdMaintenanceConfig["backup"]["volume"]): string {
+    return v.kind === "nfs" ? `nfs ${v.server}:${v.path}` : `hostPath ${v.path}`;
+}
+
+/** Options: `provider` (or `providers`) must carry the stack's Kubernetes provider. */
 export class EtcdMaintenance extends pulumi.ComponentResource {
     readonly scripts: k8s.core.v1.ConfigMap;
     readonly backup: k8s.batch.v1.CronJob;
     readonly defrag: k8s.batch.v1.CronJob;
 
     constructor(name: string, args: EtcdMaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.etcdMaintenance, name, {}, opts);
-        const { topology } = args;
-        const m = topology.clusterOps.etcdMaintenance;
-        const child = childOf(this, opts, [], { provider: kubernetesProvider(topology) });
+        const { stack, maintenance: m } = args;
+        super(
+            COMPONENT_TYPES.etcdMaintenance,
+            name,
+            {
+                stack,
+                namespace: m.namespace,
+                backupSchedule: m.backup.schedule,
+                backupVolume: volumeSummary(m.backup.volume),
+                retainCount: m.backup.retainCount,
+                defragSchedule: m.defrag.schedule,
+                ...(m.timeZone ? { timeZone: m.timeZone } : {}),
+                images: { etcd: m.etcdImage, shell: m.shellImage, defrag: m.defragImage },
+            },
+            opts,
+        );
+        const child = childOf(this, opts, [], { provider: providerFromOptions(COMPONENT_TYPES.etcdMaintenance, opts, k8s.Provider) });
 
         const scriptsName = "etcd-backup-scripts";
-        this.scripts = scriptsConfigMap(`${name}-scripts`, topology, { name: scriptsName, namespace: m.namespace, scripts: [STORE_SCRIPT] }, child);
-        const backupLabels = stackLabels(topology, "etcd-backup");
+        this.scripts = scriptsConfigMap(`${name}-scripts`, stack, { name: scriptsName, namespace: m.namespace, scripts: [STORE_SCRIPT] }, child);
+        const backupLabels = stackLabels(stack, "etcd-backup");
         this.backup = new k8s.batch.v1.CronJob(
             `${name}-backup`,
             {
@@ -166,7 +188,7 @@ export class EtcdMaintenance extends pulumi.ComponentResource {
             },
             childOf(this, opts, [this.scripts], { provider: child.provider }),
         );
-        const defragLabels = stackLabels(topology, "etcd-defrag");
+        const defragLabels = stackLabels(stack, "etcd-defrag");
         this.defrag = new k8s.batch.v1.CronJob(
             `${name}-defrag`,
             {

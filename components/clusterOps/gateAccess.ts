@@ -5,19 +5,27 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { etcdPodNames, Topology, truncateKubernetesName } from "../../topology";
+import { truncateKubernetesName } from "../../topology";
 import { stackLabels } from "./kubernetes";
 
 export const GATE_ETCD_ROLE = "ha-control-plane-etcd-health";
 export const GATE_NODES_ROLE = "ha-control-plane-node-reader";
 
-export function gateRoles(name: string, topology: Topology, opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
-    const etcdPods = etcdPodNames(topology.masters);
+/** Who may be asked: the stack (for the labels) and the etcd static pods of its masters. */
+export interface GateScope {
+    readonly stack: string;
+    /** etcd-<master> for every master (topology etcdPodNames). */
+    readonly etcdPods: readonly string[];
+}
+
+export function gateRoles(name: string, scope: GateScope, opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
+    const etcdPods = [...scope.etcdPods];
+    const { stack } = scope;
     return [
         new k8s.rbac.v1.Role(
             `${name}-etcd-health`,
             {
-                metadata: { name: GATE_ETCD_ROLE, namespace: "kube-system", labels: stackLabels(topology, GATE_ETCD_ROLE) },
+                metadata: { name: GATE_ETCD_ROLE, namespace: "kube-system", labels: stackLabels(stack, GATE_ETCD_ROLE) },
                 rules: [
                     { apiGroups: [""], resources: ["pods"], verbs: ["get"], resourceNames: etcdPods },
                     // kubectl exec opens a websocket (GET) since 1.30, a SPDY POST before.
@@ -29,7 +37,7 @@ export function gateRoles(name: string, topology: Topology, opts: pulumi.CustomR
         new k8s.rbac.v1.ClusterRole(
             `${name}-node-reader`,
             {
-                metadata: { name: GATE_NODES_ROLE, labels: stackLabels(topology, GATE_NODES_ROLE) },
+                metadata: { name: GATE_NODES_ROLE, labels: stackLabels(stack, GATE_NODES_ROLE) },
                 rules: [{ apiGroups: [""], resources: ["nodes"], verbs: ["get", "list"] }],
             },
             opts,
@@ -43,14 +51,14 @@ export interface ServiceAccountRef {
 }
 
 /** Binds a service account to the gate's roles (created in phase 5, bound again in phase 7). */
-export function bindGate(name: string, topology: Topology, account: ServiceAccountRef, opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
+export function bindGate(name: string, stack: string, account: ServiceAccountRef, opts: pulumi.CustomResourceOptions): pulumi.Resource[] {
     const subjects = [{ kind: "ServiceAccount", namespace: account.namespace, name: account.name }];
     const bindingName = truncateKubernetesName(`${GATE_ETCD_ROLE}-${account.namespace}-${account.name}`);
     return [
         new k8s.rbac.v1.RoleBinding(
             `${name}-etcd-health-binding`,
             {
-                metadata: { name: bindingName, namespace: "kube-system", labels: stackLabels(topology, GATE_ETCD_ROLE) },
+                metadata: { name: bindingName, namespace: "kube-system", labels: stackLabels(stack, GATE_ETCD_ROLE) },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: GATE_ETCD_ROLE },
                 subjects,
             },
@@ -59,7 +67,7 @@ export function bindGate(name: string, topology: Topology, account: ServiceAccou
         new k8s.rbac.v1.ClusterRoleBinding(
             `${name}-node-reader-binding`,
             {
-                metadata: { name: truncateKubernetesName(`${GATE_NODES_ROLE}-${account.namespace}-${account.name}`), labels: stackLabels(topology, GATE_NODES_ROLE) },
+                metadata: { name: truncateKubernetesName(`${GATE_NODES_ROLE}-${account.namespace}-${account.name}`), labels: stackLabels(stack, GATE_NODES_ROLE) },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: GATE_NODES_ROLE },
                 subjects,
             },

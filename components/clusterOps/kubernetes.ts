@@ -1,36 +1,20 @@
+/**
+ * What the in-cluster components (phases 4.5 to 7) share: the stack's labels and the ConfigMap
+ * that carries scripts/cluster files with their figures. Their Kubernetes provider comes with
+ * each component's options (components/stack.ts creates it).
+ */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { renderEnvFile, Topology } from "../../topology";
+import { renderEnvFile } from "../../topology";
 import { scriptText } from "../scriptFile";
 
-const providers = new WeakMap<Topology, k8s.Provider>();
-
-/**
- * The Kubernetes provider of phases 4.5 to 7, created on first use (earlier phases register
- * none). Its kubeconfig is the secret `kubernetesAccess.kubeconfig`, read as a secret so it stays
- * one from the config to the provider's state.
- */
-export function kubernetesProvider(topology: Topology): k8s.Provider {
-    let provider = providers.get(topology);
-    if (!provider) {
-        const access = new pulumi.Config(topology.project).requireSecretObject<{ kubeconfig?: string }>("kubernetesAccess");
-        const { context } = topology.clusterOps.kubernetesAccess;
-        provider = new k8s.Provider("kubernetes", {
-            kubeconfig: access.apply((a) => a.kubeconfig ?? ""),
-            ...(context ? { context } : {}),
-        });
-        providers.set(topology, provider);
-    }
-    return provider;
-}
-
 /** Labels every Kubernetes object of this stack carries. */
-export function stackLabels(topology: Topology, name: string): Record<string, string> {
+export function stackLabels(stack: string, name: string): Record<string, string> {
     return {
         "app.kubernetes.io/name": name,
         "app.kubernetes.io/part-of": "ha-control-plane",
         "app.kubernetes.io/managed-by": "pulumi",
-        "ha-control-plane/stack": topology.stack,
+        "ha-control-plane/stack": stack,
     };
 }
 
@@ -44,12 +28,12 @@ export interface ScriptsConfigMapSpec {
 }
 
 /** The ConfigMap a Job or DaemonSet mounts to run scripts/cluster files: the scripts and their figures. */
-export function scriptsConfigMap(resourceName: string, topology: Topology, spec: ScriptsConfigMapSpec, opts: pulumi.CustomResourceOptions): k8s.core.v1.ConfigMap {
+export function scriptsConfigMap(resourceName: string, stack: string, spec: ScriptsConfigMapSpec, opts: pulumi.CustomResourceOptions): k8s.core.v1.ConfigMap {
     const data: Record<string, string> = Object.fromEntries(spec.scripts.map((f) => [f, scriptText(`cluster/${f}`)]));
     if (spec.env) data[spec.env.file] = renderEnvFile(spec.env.values);
     return new k8s.core.v1.ConfigMap(
         resourceName,
-        { metadata: { name: spec.name, namespace: spec.namespace, labels: stackLabels(topology, spec.name) }, data },
+        { metadata: { name: spec.name, namespace: spec.namespace, labels: stackLabels(stack, spec.name) }, data },
         opts,
     );
 }

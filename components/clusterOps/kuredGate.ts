@@ -6,26 +6,42 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, controlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, KURED_GATE_ENV_FILE, Topology } from "../../topology";
-import { childOf } from "../childOptions";
+import { COMPONENT_TYPES, ControlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, KURED_GATE_ENV_FILE, KuredGateConfig } from "../../topology";
+import { childOf, providerFromOptions } from "../childOptions";
 import { bindGate, gateRoles } from "./gateAccess";
-import { kubernetesProvider, scriptsConfigMap } from "./kubernetes";
+import { scriptsConfigMap } from "./kubernetes";
 
 export const KURED_GATE_CONFIGMAP = "kured-control-plane-gate";
 
+export interface KuredGateArgs {
+    /** The stack's name, on every object's labels. */
+    readonly stack: string;
+    /** The planned control plane's size and quorum (topology controlPlaneGateFigures), for gate.env. */
+    readonly figures: ControlPlaneGateFigures;
+    /** The etcd static pods of the masters (etcd-<master>), the only pods the gate may exec into. */
+    readonly etcdPods: readonly string[];
+    /** Where kured runs, its gate's service account and how often the gate checks. */
+    readonly kured: KuredGateConfig;
+}
+
+/** Options: `provider` (or `providers`) must carry the stack's Kubernetes provider. */
 export class KuredGate extends pulumi.ComponentResource {
     readonly configMap: k8s.core.v1.ConfigMap;
 
-    constructor(name: string, args: { readonly topology: Topology }, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.kuredGate, name, {}, opts);
-        const { topology } = args;
-        const kured = topology.clusterOps.kured;
-        const figures = controlPlaneGateFigures(topology.masters);
-        const child = childOf(this, opts, [], { provider: kubernetesProvider(topology) });
+    constructor(name: string, args: KuredGateArgs, opts?: pulumi.ComponentResourceOptions) {
+        const { stack, figures, etcdPods, kured } = args;
+        super(
+            COMPONENT_TYPES.kuredGate,
+            name,
+            { stack, namespace: kured.namespace, serviceAccount: kured.serviceAccount, members: figures.members, quorum: figures.quorum, etcdPods: [...etcdPods], checkIntervalSeconds: kured.checkIntervalSeconds },
+            opts,
+        );
+        const provider = providerFromOptions(COMPONENT_TYPES.kuredGate, opts, k8s.Provider);
+        const child = childOf(this, opts, [], { provider });
 
         this.configMap = scriptsConfigMap(
             `${name}-scripts`,
-            topology,
+            stack,
             {
                 name: KURED_GATE_CONFIGMAP,
                 namespace: kured.namespace,
@@ -37,8 +53,8 @@ export class KuredGate extends pulumi.ComponentResource {
             },
             child,
         );
-        const roles = gateRoles(name, topology, child);
-        bindGate(name, topology, { namespace: kured.namespace, name: kured.serviceAccount }, childOf(this, opts, roles, { provider: child.provider }));
+        const roles = gateRoles(name, { stack, etcdPods }, child);
+        bindGate(name, stack, { namespace: kured.namespace, name: kured.serviceAccount }, childOf(this, opts, roles, { provider }));
         this.registerOutputs({ members: figures.members, quorum: figures.quorum });
     }
 }

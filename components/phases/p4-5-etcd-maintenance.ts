@@ -1,8 +1,14 @@
 /** Phase 4.5: the etcd backup and defrag CronJobs, schedulable on any control-plane node. */
-import { EtcdMaintenance } from "../clusterOps/etcdMaintenance";
+import type { Topology } from "../../topology";
+import { EtcdMaintenance, EtcdMaintenanceArgs } from "../clusterOps/etcdMaintenance";
 import type { PhaseInput, PhaseResults } from "./types";
 
-export function etcdMaintenancePhase({ topology, phase }: PhaseInput): PhaseResults {
-    new EtcdMaintenance("etcd-maintenance", { topology }, phase.childOptions());
+/** The component's inputs from the topology (also what the engine tests register). */
+export function etcdMaintenanceArgs(topology: Topology): EtcdMaintenanceArgs {
+    return { stack: topology.stack, maintenance: topology.clusterOps.etcdMaintenance };
+}
+
+export function etcdMaintenancePhase({ topology, phase, kubernetesProvider }: PhaseInput): PhaseResults {
+    new EtcdMaintenance("etcd-maintenance", etcdMaintenanceArgs(topology), { ...phase.childOptions(), provider: kubernetesProvider() });
     return {};
 }

@@ -1,8 +1,14 @@
 /** Phase 5: kured's sentinel gate, which refuses a reboot that would cost the control plane its quorum. */
-import { KuredGate } from "../clusterOps/kuredGate";
+import { controlPlaneGateFigures, etcdPodNames, Topology } from "../../topology";
+import { KuredGate, KuredGateArgs } from "../clusterOps/kuredGate";
 import type { PhaseInput, PhaseResults } from "./types";
 
-export function kuredGatePhase({ topology, phase }: PhaseInput): PhaseResults {
-    new KuredGate("kured-gate", { topology }, phase.childOptions());
+/** The component's inputs from the topology (also what the engine tests register). */
+export function kuredGateArgs(topology: Topology): KuredGateArgs {
+    return { stack: topology.stack, figures: controlPlaneGateFigures(topology.masters), etcdPods: etcdPodNames(topology.masters), kured: topology.clusterOps.kured };
+}
+
+export function kuredGatePhase({ topology, phase, kubernetesProvider }: PhaseInput): PhaseResults {
+    new KuredGate("kured-gate", kuredGateArgs(topology), { ...phase.childOptions(), provider: kubernetesProvider() });
     return {};
 }

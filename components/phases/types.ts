@@ -5,6 +5,7 @@
  * the next phase (mergeResults). No builder writes into another phase's state.
  */
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ExternalConsumerOutput, MasterSpec, Topology } from "../../topology";
 import type { ApiserverLoadBalancer } from "../loadBalancer/apiserverLoadBalancer";
@@ -63,6 +64,8 @@ export interface PhaseInput {
     readonly earlier: PhaseResults;
     /** The stack's Proxmox provider, created on first use (phases without VMs register none). */
     proxmoxProvider(): proxmoxve.Provider;
+    /** The stack's Kubernetes provider, created on first use (phases 4.5 to 7). */
+    kubernetesProvider(): k8s.Provider;
 }
 
 export type PhaseBuilder = (input: PhaseInput) => PhaseResults;
