@@ -25,11 +25,15 @@ export function capacityCheckCommand(facts: NodeCapacityFacts, planned: PlannedO
 }
 
 export interface CapacityGateArgs {
-    readonly node: ProxmoxNode;
+    /** The Proxmox node checked: its name and the address SSH dials. */
+    readonly node: Pick<ProxmoxNode, "name" | "address">;
+    /** The node's memory figures from the config (physical, committed today, host reserve). */
     readonly facts: NodeCapacityFacts;
     /** The VMs this stack creates on the node, with their VMIDs. */
-    readonly planned: readonly (PlannedVm & { readonly vmId: number })[];
+    readonly planned: PlannedOnNode;
+    /** The SSH user on the Proxmox nodes (the check runs without sudo). */
     readonly sshUser: string;
+    /** A Pulumi secret, never shown. */
     readonly sshPrivateKey: pulumi.Output<string>;
 }
 
@@ -54,7 +58,19 @@ export class CapacityGate extends pulumi.ComponentResource {
     readonly check: command.remote.Command;
 
     constructor(name: string, args: CapacityGateArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.capacityGate, name, {}, opts);
+        const { node, facts, planned } = args;
+        super(
+            COMPONENT_TYPES.capacityGate,
+            name,
+            {
+                proxmoxNode: `${node.name} ${node.address}`,
+                physicalGiB: facts.physicalGiB,
+                committedGiB: facts.committedGiB,
+                hostReserveGiB: facts.hostReserveGiB,
+                planned: planned.map((vm) => `${vm.name} VMID ${vm.vmId} ${vm.memoryGiB} GiB`),
+            },
+            opts,
+        );
         this.check = new RemoteStep(
             `${name}-check`,
             {

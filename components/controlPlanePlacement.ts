@@ -1,8 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, nodeFacts, placementFacts, Topology } from "../topology";
+import { COMPONENT_TYPES, MasterSpec, nodeFacts, placementFacts, ProxmoxNode } from "../topology";
 
 export interface ControlPlanePlacementArgs {
-    readonly topology: Topology;
+    /** Every Proxmox node of the config, with its memory figures. */
+    readonly nodes: readonly ProxmoxNode[];
+    /** The master the cluster already has: where it runs and its memory. */
+    readonly existingMaster: Pick<MasterSpec, "name" | "node" | "memoryGiB">;
 }
 
 /**
@@ -12,11 +15,16 @@ export interface ControlPlanePlacementArgs {
  */
 export class ControlPlanePlacement extends pulumi.ComponentResource {
     constructor(name: string, args: ControlPlanePlacementArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.controlPlanePlacement, name, {}, opts);
-        const { proxmox, existingMaster } = args.topology;
+        const { nodes, existingMaster } = args;
+        super(
+            COMPONENT_TYPES.controlPlanePlacement,
+            name,
+            { proxmoxNodes: nodes.map((n) => n.name), existingMaster: `${existingMaster.name} on ${existingMaster.node}` },
+            opts,
+        );
         this.registerOutputs({
             facts: placementFacts({
-                nodes: proxmox.nodes.map(nodeFacts),
+                nodes: nodes.map(nodeFacts),
                 existingMaster: { name: existingMaster.name, node: existingMaster.node, memoryGiB: existingMaster.memoryGiB },
             }),
         });

@@ -1,29 +1,41 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as pulumi from "@pulumi/pulumi";
 import {
+    ClusterConfig,
     COMPONENT_TYPES,
     CONTROL_PLANE_TAG,
     gibToMib,
     memberTag,
     NewMasterPlacement,
+    ProxmoxConfig,
     proxmoxTagOrder,
     stableMac,
-    Topology,
 } from "../topology";
 import { renderMasterUserData } from "./shipping/userData";
-import { childOf } from "./childOptions";
+import { childOf, providerFromOptions } from "./childOptions";
 import { scriptText } from "./scriptFile";
 
 export interface MasterVmArgs {
-    readonly topology: Topology;
+    /** The master (name, address, VMID, node, size, MAC), its phase and its place in etcd. */
     readonly placement: NewMasterPlacement;
-    readonly provider: proxmoxve.Provider;
+    /** Where on Proxmox: the template to clone, the bridge and VLAN, the datastores. */
+    readonly proxmox: Pick<ProxmoxConfig, "templateVmId" | "bridge" | "vlanId" | "datastore" | "snippetsDatastore">;
+    /** The cluster network the VM's static address lives in. */
+    readonly network: Pick<ClusterConfig, "domain" | "prefixLength" | "gateway" | "dnsServers">;
+    /** The login cloud-init creates: the SSH user and its public key (never the private one). */
+    readonly login: { readonly user: string; readonly publicKey: string };
+    /** The kubeadm, kubelet and kubectl version cloud-init installs. */
+    readonly kubernetesVersion: string;
+    /** The Pulumi project and stack: the VM's description and the seed of its stable MAC. */
+    readonly project: string;
+    readonly stack: string;
 }
 
 /**
  * A new master's VM: a full clone of the cloud-init template with the master's size, a NIC on
  * the cluster VLAN with a stable MAC, a static address, and user-data that prepares kubeadm but
  * does not join (the join is its own step). The existing master is never one of these.
+ * Options: `provider` (or `providers`) must carry the stack's Proxmox provider.
  */
 export class MasterVm extends pulumi.ComponentResource {
     readonly userData: proxmoxve.FileLegacy;
@@ -32,11 +44,25 @@ export class MasterVm extends pulumi.ComponentResource {
     readonly hostname: string;
 
     constructor(name: string, args: MasterVmArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.masterVm, name, {}, opts);
-        const { topology, placement } = args;
+        const { placement, proxmox, network: cluster } = args;
         const { master } = placement;
-        const { proxmox, cluster } = topology;
-        const childOpts = childOf(this, opts, [], { provider: args.provider });
+        super(
+            COMPONENT_TYPES.masterVm,
+            name,
+            {
+                master: master.name,
+                address: `${master.ip}/${cluster.prefixLength}`,
+                vmId: master.vmId,
+                proxmoxNode: master.node,
+                size: { cores: master.cores, memoryGiB: master.memoryGiB, diskGiB: master.diskGiB },
+                member: `${placement.member} of ${placement.of}`,
+                phase: placement.phase,
+                templateVmId: proxmox.templateVmId,
+                kubernetesVersion: args.kubernetesVersion,
+            },
+            opts,
+        );
+        const childOpts = childOf(this, opts, [], { provider: providerFromOptions(COMPONENT_TYPES.masterVm, opts, proxmoxve.Provider) });
         this.ip = master.ip;
         this.hostname = master.name;
 
@@ -51,9 +77,9 @@ export class MasterVm extends pulumi.ComponentResource {
                     data: renderMasterUserData({
                         hostname: master.name,
                         domain: cluster.domain,
-                        user: topology.ssh.user,
-                        publicKey: topology.ssh.publicKey,
-                        kubernetesVersion: topology.kubernetesVersion,
+                        user: args.login.user,
+                        publicKey: args.login.publicKey,
+                        kubernetesVersion: args.kubernetesVersion,
                         prepareScript: scriptText("cloud-init/k8s-node-prepare.sh"),
                     }),
                 },
@@ -70,7 +96,7 @@ export class MasterVm extends pulumi.ComponentResource {
                 name: master.name,
                 nodeName: master.node,
                 vmId: master.vmId,
-                description: `Kubernetes control-plane member ${placement.member} of ${placement.of} (stack ${topology.project}/${topology.stack}, phase ${placement.phase})`,
+                description: `Kubernetes control-plane member ${placement.member} of ${placement.of} (stack ${args.project}/${args.stack}, phase ${placement.phase})`,
                 tags: proxmoxTagOrder([CONTROL_PLANE_TAG, memberTag(placement.member, placement.of)]),
                 clone: { vmId: proxmox.templateVmId, full: true, datastoreId: proxmox.datastore, retries: 3 },
                 agent: { enabled: true, trim: true },
@@ -83,7 +109,7 @@ export class MasterVm extends pulumi.ComponentResource {
                         bridge: proxmox.bridge,
                         vlanId: proxmox.vlanId,
                         model: "virtio",
-                        macAddress: master.macAddress ?? stableMac(topology.project, topology.stack, master.vmId),
+                        macAddress: master.macAddress ?? stableMac(args.project, args.stack, master.vmId),
                     },
                 ],
                 operatingSystem: { type: "l26" },

@@ -5,6 +5,7 @@ import { childOf } from "./childOptions";
 export interface PhaseArgs {
     /** The id from the phase table (ARCHITECTURE.md), e.g. "1.5". */
     readonly id: PhaseId;
+    /** What the phase does, as the phase table says it. */
     readonly title: string;
     /** The phase before this one; its resources finish before any of ours start. */
     readonly previous?: Phase;
@@ -22,7 +23,7 @@ export class Phase extends pulumi.ComponentResource {
     private hasResources = false;
 
     constructor(name: string, args: PhaseArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.phase, name, {}, { ...opts, dependsOn: args.previous?.barrier() ?? [] });
+        super(COMPONENT_TYPES.phase, name, { phase: args.id, title: args.title }, { ...opts, dependsOn: args.previous?.barrier() ?? [] });
         this.id = args.id;
         this.title = args.title;
         this.previous = args.previous;

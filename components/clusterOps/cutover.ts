@@ -6,18 +6,29 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, CutoverNode, directServerUrl, kubeletCutoverFacts, Topology, vipServerUrl } from "../../topology";
 import { childOf } from "../childOptions";
+import type { StepHost } from "../remoteStep";
 import type { ScriptId } from "../scriptManifest";
 import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 const SCRIPT: ScriptId = "cluster/kubeconfig-server.sh";
 export const KUBELET_CONF = "/etc/kubernetes/kubelet.conf";
 
-function existingMasterTarget(topology: Topology, privateKey: pulumi.Output<string>): SshTarget {
-    return { name: topology.existingMaster.name, host: topology.existingMaster.ip, user: topology.ssh.user, privateKey };
+/** What a ConfigMap's flip changes: which kubeconfig, to which server from which. */
+export interface ConfigMapFlip {
+    /** NAMESPACE/NAME of the ConfigMap holding a kubeconfig. */
+    readonly configMap: string;
+    /** NAMESPACE/NAME of a DaemonSet to roll once it changed (kube-proxy). */
+    readonly rollDaemonSet?: string;
+    /** The server it gets (the VIP's URL). */
+    readonly to: string;
+    /** The server it must have now (the existing master's own URL); anything else is refused. */
+    readonly from: string;
+    /** How long the script waits for /readyz through the new server. */
+    readonly timeoutSeconds: number;
 }
 
 /** A ConfigMap's kubeconfig to the VIP: flip on create, restore on delete (kubeconfig-server.sh). */
-export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: string; to: string; from: string; timeoutSeconds: number }): RemoteScriptArgs {
+export function configMapFlipScript(a: ConfigMapFlip): RemoteScriptArgs {
     const roll = a.rollDaemonSet ? ["--restart-daemonset", a.rollDaemonSet] : [];
     const common = ["--configmap", a.configMap, ...roll, "--wait-readyz", "--timeout", String(a.timeoutSeconds)];
     return { script: SCRIPT, args: [...common, "--to", a.to, "--from", a.from], deleteArgs: [...common, "--restore"] };
@@ -28,14 +39,29 @@ export function configMapFlipScript(a: { configMap: string; rollDaemonSet?: stri
  * own URL. The component and the control-plane tests (joinAndCutover.cp.ts) share it.
  */
 export function configMapCutoverScript(topology: Topology, configMap: string, rollDaemonSet?: string): RemoteScriptArgs & { readonly deleteArgs: readonly string[] } {
-    const flip = configMapFlipScript({
+    const flip = configMapFlipScript(configMapFlip(topology, configMap, rollDaemonSet));
+    return { ...flip, deleteArgs: flip.deleteArgs ?? [] };
+}
+
+/** A ConfigMap's flip from the topology: to the VIP from the existing master's own URL. */
+function configMapFlip(topology: Topology, configMap: string, rollDaemonSet?: string): ConfigMapFlip {
+    return {
         configMap,
         ...(rollDaemonSet ? { rollDaemonSet } : {}),
         to: vipServerUrl(topology.cluster),
         from: directServerUrl(topology.existingMaster, topology.cluster),
         timeoutSeconds: topology.clusterOps.cutover.nodeReadyTimeoutSeconds,
-    });
-    return { ...flip, deleteArgs: flip.deleteArgs ?? [] };
+    };
+}
+
+/** The existing master as a step's host: where the ConfigMap flips and the Ready waits run. */
+export function existingMasterHost(topology: Topology): StepHost {
+    return { name: topology.existingMaster.name, address: topology.existingMaster.ip };
+}
+
+/** ConfigMapCutover's inputs from the topology (phases 1.5 and 4). */
+export function configMapCutoverArgs(topology: Topology, sshPrivateKey: pulumi.Output<string>, configMap: string, rollDaemonSet?: string): ConfigMapCutoverArgs {
+    return { host: existingMasterHost(topology), sshUser: topology.ssh.user, sshPrivateKey, flip: configMapFlip(topology, configMap, rollDaemonSet) };
 }
 
 /** A node's kubelet.conf to the VIP, the kubelet restarted: flip on create, restore on delete. */
@@ -45,12 +71,14 @@ export function kubeletFlipScript(a: { file: string; to: string; froms: readonly
 }
 
 export interface ConfigMapCutoverArgs {
-    readonly topology: Topology;
+    /** Where the flip runs with the admin kubeconfig: the existing master. */
+    readonly host: StepHost;
+    /** The SSH user there (sudo for root unless it is root). */
+    readonly sshUser: string;
+    /** A Pulumi secret, never shown. */
     readonly sshPrivateKey: pulumi.Output<string>;
-    /** NAMESPACE/NAME of the ConfigMap holding a kubeconfig. */
-    readonly configMap: string;
-    /** NAMESPACE/NAME of a DaemonSet to roll once it changed (kube-proxy). */
-    readonly rollDaemonSet?: string;
+    /** Which ConfigMap, to which server from which. */
+    readonly flip: ConfigMapFlip;
 }
 
 /**
@@ -63,24 +91,54 @@ export class ConfigMapCutover extends pulumi.ComponentResource {
     readonly flip: command.remote.Command;
 
     constructor(name: string, args: ConfigMapCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.configMapCutover, name, {}, opts);
-        const { topology } = args;
-        this.flip = remoteScript(
-            `${name}-flip`,
-            existingMasterTarget(topology, args.sshPrivateKey),
-            configMapCutoverScript(topology, args.configMap, args.rollDaemonSet),
-            childOf(this, opts),
+        const { host, flip } = args;
+        super(
+            COMPONENT_TYPES.configMapCutover,
+            name,
+            { host: host.name, address: host.address, configMap: flip.configMap, ...(flip.rollDaemonSet ? { rollDaemonSet: flip.rollDaemonSet } : {}), to: flip.to, from: flip.from },
+            opts,
         );
+        const target: SshTarget = { name: host.name, host: host.address, user: args.sshUser, privateKey: args.sshPrivateKey };
+        this.flip = remoteScript(`${name}-flip`, target, configMapFlipScript(flip), childOf(this, opts));
         this.registerOutputs({});
     }
 }
 
 export interface KubeletCutoverArgs {
-    readonly topology: Topology;
-    readonly sshPrivateKey: pulumi.Output<string>;
+    /** The worker: its name and where SSH reaches it. */
     readonly node: CutoverNode;
     /** Its place in the cut-over order (0 = first). */
     readonly position: number;
+    /** Where the Ready wait runs with the admin kubeconfig: the existing master. */
+    readonly waitHost: StepHost;
+    /** The SSH user on every node (sudo for root unless it is root). */
+    readonly sshUser: string;
+    /** A Pulumi secret, never shown. */
+    readonly sshPrivateKey: pulumi.Output<string>;
+    /** The server kubelet.conf gets (the VIP's URL). */
+    readonly to: string;
+    /** The servers it may have now (the existing master's own URL); anything else is refused. */
+    readonly froms: readonly string[];
+    /** How long the flip waits for /readyz and the wait for the node to be Ready. */
+    readonly timeoutSeconds: number;
+    /** How long the node must stay Ready before the next one starts. */
+    readonly settleSeconds: number;
+}
+
+/** KubeletCutover's inputs from the topology for one worker at its place in the order (phase 4). */
+export function kubeletCutoverArgs(topology: Topology, sshPrivateKey: pulumi.Output<string>, node: CutoverNode, position: number): KubeletCutoverArgs {
+    const { cutover } = topology.clusterOps;
+    return {
+        node,
+        position,
+        waitHost: existingMasterHost(topology),
+        sshUser: topology.ssh.user,
+        sshPrivateKey,
+        to: vipServerUrl(topology.cluster),
+        froms: [directServerUrl(topology.existingMaster, topology.cluster)],
+        timeoutSeconds: cutover.nodeReadyTimeoutSeconds,
+        settleSeconds: cutover.settleSeconds,
+    };
 }
 
 /**
@@ -95,25 +153,27 @@ export class KubeletCutover extends pulumi.ComponentResource {
     readonly ready: command.remote.Command;
 
     constructor(name: string, args: KubeletCutoverArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.kubeletCutover, name, {}, opts);
-        const { topology, node } = args;
-        const { cluster } = topology;
-        const { cutover } = topology.clusterOps;
-        const timeout = String(cutover.nodeReadyTimeoutSeconds);
+        const { node, waitHost, to, froms } = args;
+        super(
+            COMPONENT_TYPES.kubeletCutover,
+            name,
+            { node: node.name, address: node.host, position: args.position, to, froms: [...froms], waitsOn: waitHost.name },
+            opts,
+        );
         if (node.role !== "worker") throw new Error(`${node.name}: control-plane kubelets keep their local apiserver; only workers are cut over`);
-        const froms = [directServerUrl(topology.existingMaster, cluster)];
+        const login = { user: args.sshUser, privateKey: args.sshPrivateKey };
         this.flip = remoteScript(
             `${name}-kubelet-flip`,
-            { name: node.name, host: node.host, user: topology.ssh.user, privateKey: args.sshPrivateKey },
-            kubeletFlipScript({ file: KUBELET_CONF, to: vipServerUrl(cluster), froms, timeoutSeconds: cutover.nodeReadyTimeoutSeconds }),
+            { name: node.name, host: node.host, ...login },
+            kubeletFlipScript({ file: KUBELET_CONF, to, froms, timeoutSeconds: args.timeoutSeconds }),
             childOf(this, opts),
         );
         this.ready = remoteScript(
             `${name}-kubelet-ready`,
-            existingMasterTarget(topology, args.sshPrivateKey),
+            { name: waitHost.name, host: waitHost.address, ...login },
             {
                 script: "cluster/node-ready-wait.sh",
-                args: ["--node", node.name, "--timeout", timeout, "--settle", String(cutover.settleSeconds)],
+                args: ["--node", node.name, "--timeout", String(args.timeoutSeconds), "--settle", String(args.settleSeconds)],
             },
             childOf(this, opts, [this.flip]),
         );

@@ -29,23 +29,52 @@ export function flagsScriptBundle(): string {
     return shippedText(FLAGS_SCRIPT);
 }
 
+/** The declared flags and how control-plane-flags.sh rolls them out. */
+export interface FlagRollout {
+    /** The declared apiserver and etcd flags (topology declaredFlags); never secrets. */
+    readonly declared: DeclaredFlags;
+    /** The apiserver's port, for the health wait after each static pod. */
+    readonly apiserverPort: number;
+    /** How long the script waits for each regenerated static pod to be healthy. */
+    readonly healthTimeoutSeconds: number;
+}
+
+/** The rollout from the topology, or none when no flag is declared. */
+export function flagRollout(topology: Topology): FlagRollout | undefined {
+    const declared = declaredFlags(topology.clusterOps.controlPlaneFlags);
+    if (!hasDeclaredFlags(declared)) return undefined;
+    return { declared, apiserverPort: topology.cluster.apiserverPort, healthTimeoutSeconds: topology.clusterOps.controlPlaneFlags.healthTimeoutSeconds };
+}
+
 /** `apply` or `revert` arguments for one master: its identity, the document, the declared set. */
-export function flagsArgs(action: "apply" | "revert", topology: Topology, master: MasterSpec, declared: DeclaredFlags): string[] {
+export function rolloutArgs(action: "apply" | "revert", rollout: FlagRollout, master: Pick<MasterSpec, "name" | "ip">): string[] {
+    const { declared } = rollout;
     const fragment = action === "apply" ? clusterConfigurationFragment(declared) : clusterConfigurationRemoval(declared);
     return [
         action,
         "--node", master.name,
         "--advertise-address", master.ip,
-        "--bind-port", String(topology.cluster.apiserverPort),
-        "--timeout", String(topology.clusterOps.controlPlaneFlags.healthTimeoutSeconds),
+        "--bind-port", String(rollout.apiserverPort),
+        "--timeout", String(rollout.healthTimeoutSeconds),
         "--fragment", JSON.stringify(fragment),
         ...flagExpectations(declared),
     ];
 }
 
+/** rolloutArgs for a topology (what the script and control-plane tests run). */
+export function flagsArgs(action: "apply" | "revert", topology: Topology, master: MasterSpec, declared: DeclaredFlags): string[] {
+    return rolloutArgs(action, { declared, apiserverPort: topology.cluster.apiserverPort, healthTimeoutSeconds: topology.clusterOps.controlPlaneFlags.healthTimeoutSeconds }, master);
+}
+
 export interface FlagParityArgs {
-    readonly topology: Topology;
+    /** The existing master (the only one at phase 1.5): its name and IP (SSH and advertise address). */
+    readonly master: Pick<MasterSpec, "name" | "ip">;
+    /** The SSH user there (sudo for root unless it is root). */
+    readonly sshUser: string;
+    /** A Pulumi secret, never shown. */
     readonly sshPrivateKey: pulumi.Output<string>;
+    /** What to roll out; none registers no step (nothing declared). */
+    readonly rollout?: FlagRollout;
 }
 
 /**
@@ -58,15 +87,13 @@ export class FlagParity extends pulumi.ComponentResource {
     readonly apply?: command.remote.Command;
 
     constructor(name: string, args: FlagParityArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.flagParity, name, {}, opts);
-        const { topology } = args;
-        const declared = declaredFlags(topology.clusterOps.controlPlaneFlags);
-        if (hasDeclaredFlags(declared)) {
-            const master = topology.existingMaster;
+        const { master, rollout } = args;
+        super(COMPONENT_TYPES.flagParity, name, { master: master.name, address: master.ip, expected: rollout ? flagExpectations(rollout.declared) : [] }, opts);
+        if (rollout) {
             this.apply = remoteScript(
                 `${name}-${master.name}`,
-                { name: master.name, host: master.ip, user: topology.ssh.user, privateKey: args.sshPrivateKey },
-                { script: FLAGS_SCRIPT, args: flagsArgs("apply", topology, master, declared), deleteArgs: flagsArgs("revert", topology, master, declared) },
+                { name: master.name, host: master.ip, user: args.sshUser, privateKey: args.sshPrivateKey },
+                { script: FLAGS_SCRIPT, args: rolloutArgs("apply", rollout, master), deleteArgs: rolloutArgs("revert", rollout, master) },
                 childOf(this, opts),
             );
         }

@@ -6,23 +6,12 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    COMPONENT_TYPES,
-    cutoverOrder,
-    declaredFlags,
-    flagExpectations,
-    hasDeclaredFlags,
-    kubeletServerUrl,
-    LoadBalancerKind,
-    Topology,
-    vipServerUrl,
-} from "../../topology";
+import { COMPONENT_TYPES, CutoverNode, flagExpectations, LoadBalancerKind, MasterSpec, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { memberServer, phaseOnePool } from "../loadBalancer/shared";
 import type { ShippedCommand } from "../shipped";
 import { KUBELET_CONF } from "./cutover";
-import { flagsArgs, FLAGS_SCRIPT } from "./flagParity";
-import { RemoteStep, shipStep, StepSpec } from "../remoteStep";
+import { FlagRollout, FLAGS_SCRIPT, rolloutArgs } from "./flagParity";
+import { RemoteStep, shipStep, StepHost, StepSpec } from "../remoteStep";
 import { RemoteScriptArgs, remoteScript, SshTarget } from "./remote";
 
 /** HAProxy's stats socket: the pfSense package's, and Debian's default for a plain HAProxy. */
@@ -30,10 +19,12 @@ export const LB_STATS_SOCKET: Record<LoadBalancerKind, string> = { pfsense: "/tm
 
 /** The etcd gate: verify-etcd.sh with etcd/lib.sh (its member list parser), on the existing master. */
 export function verifyEtcdScript(topology: Topology): RemoteScriptArgs {
-    return {
-        script: "cluster/verify-etcd.sh",
-        args: ["--members", topology.masters.map((m) => m.name).join(","), "--pod", `etcd-${topology.existingMaster.name}`],
-    };
+    return verifyEtcdStep(topology.masters.map((m) => m.name), topology.existingMaster.name);
+}
+
+/** The etcd gate for the planned members, read through the etcd pod of the master it runs on. */
+function verifyEtcdStep(members: readonly string[], on: string): RemoteScriptArgs {
+    return { script: "cluster/verify-etcd.sh", args: ["--members", members.join(","), "--pod", `etcd-${on}`] };
 }
 
 /** The pool gate on the load balancer host: lb-pool-check.php (with the stats reader) on stdin to `php --`. */
@@ -57,42 +48,79 @@ export function lbPoolCheckCommand(a: Parameters<typeof lbPoolCheckStep>[0] & { 
     return shipStep(a.user, lbPoolCheckStep(a));
 }
 
+/** The pool gate's host and what it expects there. */
+export interface PoolCheck {
+    readonly kind: LoadBalancerKind;
+    /** The load balancer host, as SSH dials it. */
+    readonly host: string;
+    readonly user: string;
+    /** The apiserver backend's name and every master's server name in it. */
+    readonly backend: string;
+    readonly servers: readonly string[];
+    /** How long every server has to be UP. */
+    readonly waitUpSeconds: number;
+}
+
+/** A node with a kubelet and the server its kubelet.conf must name. */
+export interface KubeletCheck {
+    readonly node: CutoverNode;
+    readonly server: string;
+}
+
 export interface VerificationArgs {
-    readonly topology: Topology;
+    /** Where the etcd gate and the ConfigMap checks run, with the admin kubeconfig. */
+    readonly existingMaster: StepHost;
+    /** Every planned master (the existing one first): etcd's members, each one's flag parity. */
+    readonly masters: readonly Pick<MasterSpec, "name" | "ip">[];
+    /** The masters that joined: their flags are converged before parity is checked. */
+    readonly newMasters: readonly Pick<MasterSpec, "name" | "ip">[];
+    /** The SSH user on the nodes (sudo for root unless it is root). */
+    readonly sshUser: string;
+    /** For the nodes and the load balancer; a Pulumi secret, never shown. */
     readonly sshPrivateKey: pulumi.Output<string>;
+    readonly pool: PoolCheck;
+    /** The declared flags; without them no parity gate. */
+    readonly rollout?: FlagRollout;
+    /** Every node with a kubelet in cut-over order, with the server it must use. */
+    readonly kubelets: readonly KubeletCheck[];
+    /** The VIP's URL, which kube-proxy's and cluster-info's kubeconfigs must name. */
+    readonly vipServerUrl: string;
 }
 
 export class Verification extends pulumi.ComponentResource {
     readonly gates: command.remote.Command[] = [];
 
     constructor(name: string, args: VerificationArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.verification, name, {}, opts);
-        const { topology, sshPrivateKey } = args;
-        const user = topology.ssh.user;
-        const on = (hostName: string, host: string): SshTarget => ({ name: hostName, host, user, privateKey: sshPrivateKey });
-        const existing = on(topology.existingMaster.name, topology.existingMaster.ip);
+        const { existingMaster, masters, pool, rollout, vipServerUrl: vip } = args;
+        super(
+            COMPONENT_TYPES.verification,
+            name,
+            {
+                existingMaster: existingMaster.name,
+                etcdMembers: masters.map((m) => m.name),
+                pool: `${pool.kind} ${pool.host} ${pool.backend}: ${pool.servers.join(", ")}`,
+                flagParity: rollout ? flagExpectations(rollout.declared) : [],
+                kubelets: args.kubelets.map((k) => `${k.node.name} ${k.server}`),
+                vip,
+            },
+            opts,
+        );
+        const on = (hostName: string, host: string): SshTarget => ({ name: hostName, host, user: args.sshUser, privateKey: args.sshPrivateKey });
+        const existing = on(existingMaster.name, existingMaster.address);
         const child = childOf(this, opts);
-        const vip = vipServerUrl(topology.cluster);
 
         // etcd: exactly the planned members, all started voters, all healthy.
-        this.gates.push(remoteScript(`${name}-etcd-members`, existing, verifyEtcdScript(topology), child));
+        this.gates.push(remoteScript(`${name}-etcd-members`, existing, verifyEtcdStep(masters.map((m) => m.name), existingMaster.name), child));
 
         // Every master in the apiserver pool and UP, as HAProxy itself reports it.
-        const lb = topology.loadBalancer;
         this.gates.push(
             new RemoteStep(
                 `${name}-lb-pool`,
                 {
-                    host: { name: lb.host, address: lb.host },
-                    user: lb.user,
-                    privateKey: sshPrivateKey,
-                    ...lbPoolCheckStep({
-                        kind: lb.kind,
-                        socket: LB_STATS_SOCKET[lb.kind],
-                        backend: phaseOnePool(topology).backend.name,
-                        servers: topology.masters.map((m) => memberServer(topology, m).name),
-                        timeoutSeconds: lb.waitUpSeconds,
-                    }),
+                    host: { name: pool.host, address: pool.host },
+                    user: pool.user,
+                    privateKey: args.sshPrivateKey,
+                    ...lbPoolCheckStep({ kind: pool.kind, socket: LB_STATS_SOCKET[pool.kind], backend: pool.backend, servers: pool.servers, timeoutSeconds: pool.waitUpSeconds }),
                     // A gate: an update re-runs it (the default).
                     formerParent: this,
                 },
@@ -103,26 +131,24 @@ export class Verification extends pulumi.ComponentResource {
         // Flag parity: each master against the declared set (so with each other). Masters that
         // joined after phase 1.5 got the flags from the ClusterConfiguration; if the declared
         // values changed since, they are regenerated here first, one master at a time.
-        const declared = declaredFlags(topology.clusterOps.controlPlaneFlags);
-        if (hasDeclaredFlags(declared)) {
-            const expectations = flagExpectations(declared);
+        if (rollout) {
+            const expectations = flagExpectations(rollout.declared);
             let previous: pulumi.Resource | undefined;
-            const bundle = FLAGS_SCRIPT;
-            for (const master of topology.newMasters) {
+            for (const master of args.newMasters) {
                 const converge = remoteScript(
                     `${name}-${master.name}-flags`,
                     on(master.name, master.ip),
-                    { script: bundle, args: flagsArgs("apply", topology, master, declared) },
+                    { script: FLAGS_SCRIPT, args: rolloutArgs("apply", rollout, master) },
                     childOf(this, opts, previous ? [previous] : []),
                 );
                 previous = converge;
             }
-            for (const master of topology.masters) {
+            for (const master of masters) {
                 this.gates.push(
                     remoteScript(
                         `${name}-${master.name}-parity`,
                         on(master.name, master.ip),
-                        { script: bundle, args: ["check", ...expectations] },
+                        { script: FLAGS_SCRIPT, args: ["check", ...expectations] },
                         childOf(this, opts, previous ? [previous] : []),
                     ),
                 );
@@ -132,8 +158,8 @@ export class Verification extends pulumi.ComponentResource {
         // Every client path where it belongs: each worker's kubelet on the VIP, each master's on
         // its own apiserver (kubeadm's local mode, which `kubeadm upgrade` restores), kube-proxy's
         // and cluster-info's kubeconfigs on the VIP.
-        for (const node of cutoverOrder(topology.workers, topology.masters, topology.cluster.domain)) {
-            const check = { script: "cluster/kubeconfig-server.sh" as const, args: ["--file", KUBELET_CONF, "--check", kubeletServerUrl(node, topology.cluster)] };
+        for (const { node, server } of args.kubelets) {
+            const check = { script: "cluster/kubeconfig-server.sh" as const, args: ["--file", KUBELET_CONF, "--check", server] };
             const gateName = node.role === "master" ? `${name}-${node.name}-kubelet-local` : `${name}-${node.name}-kubelet-vip`;
             const aliases = node.role === "master" ? [{ name: `${name}-${node.name}-kubelet-vip` }] : [];
             this.gates.push(remoteScript(gateName, on(node.name, node.host), check, { ...child, aliases }));

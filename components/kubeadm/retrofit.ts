@@ -2,11 +2,11 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology } from "../../topology";
 import { noRerunOnUpdate } from "../commandLifecycle";
-import { RemoteStep, shipStep, StepSpec } from "../remoteStep";
+import { RemoteStep, shipStep, StepHost, StepSpec } from "../remoteStep";
 import type { ShippedCommand } from "../shipped";
 import { childOf } from "../childOptions";
 
-type PreflightArgs = {
+export type PreflightArgs = {
     vip: string;
     apiserverPort: number;
     newMasterIps: readonly string[];
@@ -40,13 +40,14 @@ export function preflightCommand(a: PreflightArgs & { sshUser: string }): Shippe
  * tests run against a real apiserver (tests/controlPlane/retrofit.cp.ts).
  */
 export function retrofitApplyStep(topology: Topology): ShippedCommand & { readonly delete: string } {
-    const step = shipStep(topology.ssh.user, retrofitApplySpec(topology));
+    const step = shipStep(topology.ssh.user, retrofitStep(retrofitStepArgs(topology)));
     return { ...step, delete: step.delete ?? "" };
 }
 
-function retrofitApplySpec(topology: Topology): StepSpec {
+/** The apply's arguments for a topology: the existing master, the VIP endpoint and the SANs. */
+export function retrofitStepArgs(topology: Topology): RetrofitStepArgs {
     const { cluster, kubeadm, existingMaster: master } = topology;
-    return retrofitStep({
+    return {
         node: master.name,
         advertiseAddress: master.ip,
         backupDir: kubeadm.backupDir,
@@ -54,10 +55,10 @@ function retrofitApplySpec(topology: Topology): StepSpec {
         endpoint: controlPlaneEndpoint(cluster),
         sans: apiserverCertSans(cluster),
         verifyNamespaces: kubeadm.verifyNamespaces,
-    });
+    };
 }
 
-type RetrofitStepArgs = {
+export type RetrofitStepArgs = {
     node: string;
     advertiseAddress: string;
     backupDir: string;
@@ -83,7 +84,7 @@ export function retrofitCommand(a: RetrofitStepArgs & { sshUser: string }): Ship
     return shipStep(a.sshUser, retrofitStep(a));
 }
 
-type ProxmoxSnapshotArgs = { vmId: number; name: string; description: string; keep: boolean };
+export type ProxmoxSnapshotArgs = { vmId: number; name: string; description: string; keep: boolean };
 
 /** The Proxmox snapshot of the existing master's VM, on its Proxmox node (see scripts/kubeadm/proxmox-snapshot.sh): taken on create, kept or deleted on delete. */
 export function proxmoxSnapshotStep(a: ProxmoxSnapshotArgs): StepSpec & { readonly deleteArgs: readonly string[] } {
@@ -103,8 +104,22 @@ export function proxmoxSnapshotCommand(a: ProxmoxSnapshotArgs & { pveSshUser: st
 }
 
 export interface RetrofitArgs {
-    readonly topology: Topology;
+    /** The existing master: where the preflight and the apply run (its name and SSH address). */
+    readonly master: StepHost;
+    /** The master's Proxmox node: where its VM's snapshot is taken. */
+    readonly proxmoxNode: StepHost;
+    /** The SSH user on the masters (sudo for root unless it is root). */
+    readonly sshUser: string;
+    /** The SSH user on the Proxmox nodes. */
+    readonly proxmoxSshUser: string;
+    /** One key for both (a Pulumi secret, never shown). */
     readonly sshPrivateKey: pulumi.Output<string>;
+    /** The preflight's figures: the VIP and port, the new masters' IPs, the etcd snapshot settings. */
+    readonly preflight: PreflightArgs;
+    /** The Proxmox snapshot of the master's VM (its VMID, name, description, kept on destroy or not). */
+    readonly snapshot: ProxmoxSnapshotArgs;
+    /** The apply: the master's identity, the endpoint on the VIP, the certificate SANs, the checks. */
+    readonly apply: RetrofitStepArgs;
 }
 
 /**
@@ -125,44 +140,35 @@ export class Retrofit extends pulumi.ComponentResource {
     readonly apply: command.remote.Command;
 
     constructor(name: string, args: RetrofitArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.retrofit, name, {}, opts);
-        const { topology } = args;
-        const { cluster, kubeadm, existingMaster: master } = topology;
-        const node = topology.proxmox.nodes.find((n) => n.name === master.node);
-        if (!node) throw new Error(`the existing master's Proxmox node ${master.node} is not in proxmox.nodes`);
-        const onMaster = { host: { name: master.name, address: master.ip }, user: topology.ssh.user, privateKey: args.sshPrivateKey, formerParent: this };
-
-        this.preflight = new RemoteStep(
-            `${name}-preflight`,
+        const { master, proxmoxNode, preflight, snapshot, apply } = args;
+        super(
+            COMPONENT_TYPES.retrofit,
+            name,
             {
-                ...onMaster,
-                // A check (it passes again after later phases): an update re-runs it (the default).
-                ...preflightStep({
-                    vip: cluster.vip,
-                    apiserverPort: cluster.apiserverPort,
-                    newMasterIps: topology.newMasters.map((m) => m.ip),
-                    snapshotDir: kubeadm.etcdSnapshotDir,
-                    snapshotMaxAgeHours: kubeadm.etcdSnapshotMaxAgeHours,
-                    takeSnapshot: kubeadm.takeEtcdSnapshot,
-                    snapshotTimeoutMinutes: kubeadm.etcdSnapshotTimeoutMinutes,
-                }),
+                master: master.name,
+                address: master.address,
+                proxmoxNode: `${proxmoxNode.name} ${proxmoxNode.address}`,
+                vmId: snapshot.vmId,
+                controlPlaneEndpoint: apply.endpoint,
+                certSans: [...apply.sans],
+                newMasterIps: [...preflight.newMasterIps],
+                snapshot: snapshot.name,
             },
-            childOf(this, opts),
-        ).command;
+            opts,
+        );
+        const onMaster = { host: master, user: args.sshUser, privateKey: args.sshPrivateKey, formerParent: this };
+
+        // A check (it passes again after later phases): an update re-runs it (the default).
+        this.preflight = new RemoteStep(`${name}-preflight`, { ...onMaster, ...preflightStep(preflight) }, childOf(this, opts)).command;
 
         this.proxmoxSnapshot = new RemoteStep(
             `${name}-proxmox-snapshot`,
             {
-                host: { name: node.name, address: node.address },
-                user: topology.proxmox.sshUser,
+                host: proxmoxNode,
+                user: args.proxmoxSshUser,
                 privateKey: args.sshPrivateKey,
                 formerParent: this,
-                ...proxmoxSnapshotStep({
-                    vmId: master.vmId,
-                    name: kubeadm.proxmoxSnapshotName,
-                    description: `before the HA retrofit of ${master.name} (stack ${topology.project}/${topology.stack})`,
-                    keep: kubeadm.keepProxmoxSnapshot,
-                }),
+                ...proxmoxSnapshotStep(snapshot),
                 // Taken once, before the retrofit: a later snapshot is not "before", so neither an
                 // update nor a replace takes another (no triggers).
                 update: noRerunOnUpdate("proxmox-snapshot"),
@@ -174,11 +180,11 @@ export class Retrofit extends pulumi.ComponentResource {
             `${name}-apply`,
             {
                 ...onMaster,
-                ...retrofitApplySpec(topology),
+                ...retrofitStep(apply),
                 // Done once; a new endpoint or SAN list is a replace (restore, then apply again,
                 // delete first: the other order would restore over the new apply).
                 update: noRerunOnUpdate("retrofit apply"),
-                triggers: [controlPlaneEndpoint(cluster), ...apiserverCertSans(cluster)],
+                triggers: [apply.endpoint, ...apply.sans],
                 commandOptions: { deleteBeforeReplace: true },
             },
             childOf(this, opts, [this.proxmoxSnapshot]),
@@ -187,7 +193,7 @@ export class Retrofit extends pulumi.ComponentResource {
         // The endpoint phase 0 sets and the master it changes, for the policies (vip-conflicts).
         this.registerOutputs({
             result: this.apply.stdout,
-            facts: endpointFacts({ vip: cluster.vip, port: cluster.apiserverPort, master: master.name, masterIp: master.ip }),
+            facts: endpointFacts({ vip: preflight.vip, port: preflight.apiserverPort, master: master.name, masterIp: master.address }),
         });
     }
 }

@@ -7,13 +7,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { MasterSpec } from "../../topology";
 import { AuditPolicyFile } from "../clusterOps/auditPolicy";
-import { ConfigMapCutover } from "../clusterOps/cutover";
-import { FlagParity } from "../clusterOps/flagParity";
+import { ConfigMapCutover, configMapCutoverArgs } from "../clusterOps/cutover";
+import { FlagParity, flagRollout } from "../clusterOps/flagParity";
 import type { Phase } from "../phase";
 import type { BeforeJoinStep, PhaseInput, PhaseResults } from "./types";
 
 export function flagParityPhase({ topology, secrets, phase }: PhaseInput): PhaseResults {
-    new ConfigMapCutover("cluster-info", { topology, sshPrivateKey: secrets.sshPrivateKey, configMap: "kube-public/cluster-info" }, phase.childOptions());
+    new ConfigMapCutover("cluster-info", configMapCutoverArgs(topology, secrets.sshPrivateKey, "kube-public/cluster-info"), phase.childOptions());
     const audit = topology.clusterOps.controlPlaneFlags.audit;
     const auditPolicy: BeforeJoinStep = (master: MasterSpec, on: Phase, dependsOn: readonly pulumi.Resource[]) =>
         audit
@@ -26,6 +26,11 @@ export function flagParityPhase({ topology, secrets, phase }: PhaseInput): Phase
               ]
             : [];
     const existingPolicy = auditPolicy(topology.existingMaster, phase, []);
-    new FlagParity("flag-parity", { topology, sshPrivateKey: secrets.sshPrivateKey }, phase.childOptions(existingPolicy));
+    const { existingMaster } = topology;
+    new FlagParity(
+        "flag-parity",
+        { master: { name: existingMaster.name, ip: existingMaster.ip }, sshUser: topology.ssh.user, sshPrivateKey: secrets.sshPrivateKey, rollout: flagRollout(topology) },
+        phase.childOptions(existingPolicy),
+    );
     return { beforeJoin: [auditPolicy] };
 }

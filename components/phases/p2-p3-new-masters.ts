@@ -6,17 +6,37 @@
  * previous master's gate, whichever phase brought it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { capacityPlan, nodeFacts, plannedNewMasters } from "../../topology";
+import { capacityPlan, NewMasterPlacement, nodeFacts, plannedNewMasters, Topology } from "../../topology";
 import { CapacityGate } from "../capacityGate";
 import { ControlPlanePlacement } from "../controlPlanePlacement";
 import { ControlPlaneJoin } from "../kubeadm/controlPlaneJoin";
 import { ApiserverPoolMember } from "../loadBalancer/poolMember";
-import { MasterVm } from "../masterVm";
+import { MasterVm, MasterVmArgs } from "../masterVm";
 import type { NewMasterResult, PhaseInput, PhaseResults } from "./types";
+
+/** A new master's VM inputs from the topology. */
+function masterVmArgs(topology: Topology, placement: NewMasterPlacement): MasterVmArgs {
+    const { proxmox, cluster } = topology;
+    return {
+        placement,
+        proxmox: { templateVmId: proxmox.templateVmId, bridge: proxmox.bridge, vlanId: proxmox.vlanId, datastore: proxmox.datastore, snippetsDatastore: proxmox.snippetsDatastore },
+        network: { domain: cluster.domain, prefixLength: cluster.prefixLength, gateway: cluster.gateway, dnsServers: cluster.dnsServers },
+        login: { user: topology.ssh.user, publicKey: topology.ssh.publicKey },
+        kubernetesVersion: topology.kubernetesVersion,
+        project: topology.project,
+        stack: topology.stack,
+    };
+}
 
 /** Phase 2 only: the placement facts and one capacity gate per Proxmox node that gets a master. */
 function placementAndCapacity({ topology, secrets, phase }: PhaseInput): CapacityGate[] {
-    new ControlPlanePlacement("control-plane-placement", { topology }, phase.childOptions());
+    const { nodes } = topology.proxmox;
+    const { existingMaster } = topology;
+    new ControlPlanePlacement(
+        "control-plane-placement",
+        { nodes, existingMaster: { name: existingMaster.name, node: existingMaster.node, memoryGiB: existingMaster.memoryGiB } },
+        phase.childOptions(),
+    );
     const allNew = topology.newMasters;
     return capacityPlan(topology, allNew)
         .filter((row) => row.planned.length > 0)
@@ -25,7 +45,7 @@ function placementAndCapacity({ topology, secrets, phase }: PhaseInput): Capacit
             return new CapacityGate(
                 `capacity-${node.name}`,
                 {
-                    node,
+                    node: { name: node.name, address: node.address },
                     facts: nodeFacts(node),
                     planned: allNew.filter((m) => m.node === node.name).map((m) => ({ name: m.name, memoryGiB: m.memoryGiB, vmId: m.vmId })),
                     sshUser: topology.proxmox.sshUser,
@@ -44,7 +64,10 @@ export function newMastersPhase(input: PhaseInput): PhaseResults {
     let previous: pulumi.Resource | undefined = earlier.newMasters?.at(-1)?.gate;
     for (const placement of plannedNewMasters(topology).filter((p) => p.phase === phase.id)) {
         const { master } = placement;
-        const vm = new MasterVm(master.name, { topology, placement, provider: input.proxmoxProvider() }, phase.childOptions([...gates, ...(previous ? [previous] : [])]));
+        const vm = new MasterVm(master.name, masterVmArgs(topology, placement), {
+            ...phase.childOptions([...gates, ...(previous ? [previous] : [])]),
+            provider: input.proxmoxProvider(),
+        });
         // The join waits for the retrofit, its VM and the previous master's gate (the phase
         // barrier already covers the LB phase); its gate is what the next master waits for.
         const join = new ControlPlaneJoin(

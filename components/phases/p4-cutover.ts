@@ -5,18 +5,18 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { directServerUrl, externalConsumersOutput, kubeletCutoverNodes, vipServerUrl } from "../../topology";
-import { ConfigMapCutover, KubeletCutover } from "../clusterOps/cutover";
+import { ConfigMapCutover, configMapCutoverArgs, KubeletCutover, kubeletCutoverArgs } from "../clusterOps/cutover";
 import type { PhaseInput, PhaseResults } from "./types";
 
 export function cutoverPhase({ topology, secrets, phase }: PhaseInput): PhaseResults {
     const sshPrivateKey = secrets.sshPrivateKey;
     let previous: pulumi.Resource = new ConfigMapCutover(
         "kube-proxy",
-        { topology, sshPrivateKey, configMap: "kube-system/kube-proxy", rollDaemonSet: "kube-system/kube-proxy" },
+        configMapCutoverArgs(topology, sshPrivateKey, "kube-system/kube-proxy", "kube-system/kube-proxy"),
         phase.childOptions(),
     );
     for (const [position, node] of kubeletCutoverNodes(topology.workers, topology.masters, topology.cluster.domain).entries()) {
-        previous = new KubeletCutover(node.name, { topology, sshPrivateKey, node, position }, phase.childOptions([previous]));
+        previous = new KubeletCutover(node.name, kubeletCutoverArgs(topology, sshPrivateKey, node, position), phase.childOptions([previous]));
     }
     return {
         externalConsumers: externalConsumersOutput(

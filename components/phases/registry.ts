@@ -240,6 +240,7 @@ export const SHARED = {
         // Every runbook's calls against the usage of the scripts they name.
         "tests/docs/runbooks.test.ts",
         "tests/architecture/sayOnce.test.ts",
+        "tests/architecture/componentBoundaries.test.ts",
     ],
 } as const;
 
