@@ -50,6 +50,15 @@ wrapper_module() { # wrapper_module DIR MODULE GO_VERSION: a fresh go.mod in DIR
   printf 'module %s\n\ngo %s\n' "$2" "$3" >"$1/src/go.mod"
 }
 
+# build_pinned NAME BUILDER [WHAT]: the version pins.json gives NAME, built once by
+# BUILDER DIR VERSION into $cache/NAME-VERSION
+build_pinned() {
+  local name=$1 builder=$2 what=${3-} v; v=$(pin "$name")
+  local dir="$cache/$name-$v"
+  finished "$dir" && return 0
+  timed "$name v$v${what:+ ($what)}" "$dir" "$builder" "$dir" "$v"
+}
+
 # --- Pulumi CLI -------------------------------------------------------------
 # pkg/v3 replaces sdk/v3 with ../sdk, so `go install pkg@version` is refused:
 # a wrapper module requires both at the same version.
@@ -76,12 +85,7 @@ _build_pulumi_cli() {
 }
 
 # --- etcd -------------------------------------------------------------------
-build_etcd() {
-  local v; v=$(pin etcd)
-  local dir="$cache/etcd-$v"
-  finished "$dir" && return 0
-  timed "etcd v$v" "$dir" _build_etcd "$dir" "$v"
-}
+build_etcd() { build_pinned etcd _build_etcd; }
 _build_etcd() {
   local dir=$1 v=$2 m
   wrapper_module "$dir" hacp.toolchain/etcd 1.24
@@ -99,12 +103,7 @@ _build_etcd() {
 # k8s.io/kubernetes replaces every k8s.io staging module with ./staging/...;
 # the wrapper replaces each with the matching v0.MINOR.PATCH release instead,
 # taking the list from that version's own go.mod.
-build_kubernetes() {
-  local v; v=$(pin kubernetes)
-  local dir="$cache/kubernetes-$v"
-  finished "$dir" && return 0
-  timed "kubernetes v$v (kube-apiserver, kubeadm, kubectl)" "$dir" _build_kubernetes "$dir" "$v"
-}
+build_kubernetes() { build_pinned kubernetes _build_kubernetes "kube-apiserver, kubeadm, kubectl"; }
 _build_kubernetes() {
   local dir=$1 v=$2
   local staging="v0.${v#*.}"
@@ -115,9 +114,9 @@ _build_kubernetes() {
     printf 'godebug default=go1.24\n' >>go.mod
     go mod edit -require="k8s.io/kubernetes@v$v"
     local mod
-    for mod in $(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$upstream"); do
+    while read -r mod; do
       go mod edit -replace="$mod=$mod@$staging"
-    done
+    done < <(sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\1#p' "$upstream")
     local commit; commit=$(go mod download -json "k8s.io/kubernetes@v$v" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const o=JSON.parse(s).Origin;process.stdout.write(o&&o.Hash||"")})')
     local minor=${v#*.}; minor=${minor%%.*}
     local ld="-s -w" pkg

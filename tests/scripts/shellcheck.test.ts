@@ -29,13 +29,6 @@ const REMOTE = filesUnder("scripts", (f) => f.endsWith(".sh"));
 const LOCAL = [...filesUnder("toolchain", (f) => f.endsWith(".sh")), ".ci/run", "policies/run-pack"];
 const BUNDLED_DIRS = ["scripts/kubeadm/", "scripts/etcd/"];
 
-/**
- * Findings kept on purpose, by file, each with its reason. toolchain/build.sh is not edited from
- * here (the toolchain build runs from it): its `for mod in $(sed ...)` splits module paths, which
- * hold no spaces.
- */
-const KEPT_FINDINGS: Readonly<Record<string, readonly string[]>> = { "toolchain/build.sh": ["SC2013"] };
-
 describe("shellcheck and the shipping rules, for every shell script of the project", () => {
     it("finds the scripts: the remote ones, their libraries among them, and the local ones", () => {
         assert.ok(REMOTE.length >= 25, REMOTE.join(" "));
@@ -46,8 +39,7 @@ describe("shellcheck and the shipping rules, for every shell script of the proje
     for (const script of [...REMOTE, ...LOCAL]) {
         it(`${script}: shellcheck (severity style, sources followed)`, function () {
             this.timeout(60_000);
-            const kept = KEPT_FINDINGS[script] ?? [];
-            const run = spawnSync("shellcheck", ["--severity=style", "--external-sources", ...(kept.length ? [`--exclude=${kept.join(",")}`] : []), script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+            const run = spawnSync("shellcheck", ["--severity=style", "--external-sources", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
             assert.equal(run.status, 0, run.stdout + run.stderr);
         });
     }
