@@ -77,6 +77,7 @@ const NEW_MASTERS: Omit<PhaseEntry, "id"> = {
         "tests/etcd/quorumGuard.test.ts",
         "tests/etcd/removeMember.test.ts",
         "tests/scripts/capacityCheck.test.ts",
+        "tests/topology/capacity.test.ts",
         "tests/topology/cloudinit.test.ts",
         "tests/loadBalancer/program.test.ts",
         "tests/loadBalancer/haproxyReconcile.test.ts",
