@@ -39,7 +39,7 @@ describe("topology: firstOverflowing (the first new master a Proxmox node cannot
 
     it("agrees with capacityRow on random nodes: defined exactly when the whole plan does not fit, and every master before it fits (unless the node is in its reserve already)", () => {
         let seed = 7;
-        const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+        const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
         for (let i = 0; i < 500; i++) {
             const facts = node(200 + rand(70));
             const planned = masters(...Array.from({ length: 1 + rand(4) }, () => 1 + rand(32)));
