@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Stubs } from "./stubs";
+import { StubRule, Stubs } from "./stubs";
 import { withoutClientFlags } from "./etcdSuite";
 
 /** A bootstrap token and a certificate key of the right shapes (test values, never a cluster's). */
@@ -72,4 +72,26 @@ export function nodeHost(): NodeHost {
         argvOf: (bin) => ready().stubs.calls(bin).map((c) => c.argv),
         commands: (bin) => ready().stubs.calls(bin).map((c) => withoutClientFlags(c.argv)),
     };
+}
+
+/**
+ * STAND-IN qm for a running VM VMID whose guest agent answers: `qm guest exec VMID ... -- CMD`
+ * runs CMD here, with the piped stdin (what the VM would receive, also kept in
+ * $STUB_DIR/guest-stdin), and answers the agent's JSON (exitcode, out-data, err-data). CMD runs
+ * with this test's PATH: its commands reach the stubs, never this machine's.
+ */
+export function guestAgentRules(vmid: number): StubRule[] {
+    return [
+        { bin: "qm", args: `^status ${vmid}$`, stdout: "status: running\n" },
+        { bin: "qm", args: `^agent ${vmid} ping$` },
+        {
+            bin: "qm",
+            // guest exec VMID --timeout N --pass-stdin 1 -- CMD...: CMD is from the 9th argument on.
+            args: `^guest exec ${vmid} --timeout [0-9]+ --pass-stdin 1 -- `,
+            run: [
+                `tee "$STUB_DIR/guest-stdin" | "\${@:9}" >"$STUB_DIR/guest-out" 2>"$STUB_DIR/guest-err" && code=0 || code=$?`,
+                `python3 -c 'import json, sys; print(json.dumps({"exitcode": int(sys.argv[1]), "exited": 1, "out-data": open(sys.argv[2]).read(), "err-data": open(sys.argv[3]).read()}))' "$code" "$STUB_DIR/guest-out" "$STUB_DIR/guest-err"`,
+            ].join("\n"),
+        },
+    ];
 }
