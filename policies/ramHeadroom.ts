@@ -1,5 +1,5 @@
 import { StackValidationPolicy } from "@pulumi/policy";
-import { capacityRow, describeCapacity } from "../topology";
+import { capacityRow, describeCapacity, firstOverflowing } from "../topology";
 import { capacityFacts, plannedVms } from "./resources";
 
 /**
@@ -30,14 +30,10 @@ export const ramHeadroom: StackValidationPolicy = {
                 );
                 continue;
             }
-            const planned = onNode.map((vm) => ({ name: vm.name, memoryGiB: vm.memoryGiB }));
-            const row = capacityRow(nodeFacts, planned);
-            if (!row.fits) {
-                // Named at the first VM (in phase order) that no longer fits: that phase's `up` is
-                // the one the operator meets the refusal at, so the plan shows it there.
-                const firstOverflow = planned.findIndex((_, i) => !capacityRow(nodeFacts, planned.slice(0, i + 1)).fits);
-                reportViolation(describeCapacity(row), onNode[Math.max(firstOverflow, 0)].resource.urn);
-            }
+            // Named at the first VM (in phase order) that no longer fits: that phase's `up` is the
+            // one the operator meets the refusal at, so the plan shows it there.
+            const first = firstOverflowing(nodeFacts, onNode);
+            if (first) reportViolation(describeCapacity(capacityRow(nodeFacts, onNode.map((vm) => ({ name: vm.name, memoryGiB: vm.memoryGiB })))), first.resource.urn);
         }
     },
 };

@@ -357,8 +357,7 @@ function passLine(plan: PlanResult): string {
         ...(verdictsOf(plan, undefined).length === 0 ? ["stack-wide"] : []),
     ];
     if (passing.length === 0) return "pass: none";
-    const words = passing.map((id) => (id === "stack-wide" ? id : `${id}`));
-    const list = words.length === 1 ? words[0] : `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+    const list = passing.length === 1 ? passing[0] : `${passing.slice(0, -1).join(", ")} and ${passing.at(-1)}`;
     return `pass: ${passing[0] === "stack-wide" ? "" : "phases "}${list}`;
 }
 
@@ -368,12 +367,12 @@ function resultLine(plan: PlanResult): string {
     const now = plan.blocked
         ? `Result: BLOCKED by ${mandatory} mandatory violation(s); pulumi up at phase ${plan.targetPhase} would be refused.`
         : `Result: OK to run phase ${plan.targetPhase} (pulumi preview, then pulumi up).`;
-    const ahead = plan.outlook?.capacity.filter((c) => !c.fits) ?? [];
-    if (!plan.outlook || plan.outlook.throughPhase === plan.targetPhase || ahead.length === 0) {
-        return plan.outlook && plan.outlook.throughPhase !== plan.targetPhase ? `${now} Outlook: every master through phase ${plan.outlook.throughPhase} fits.` : now;
-    }
+    const outlook = plan.outlook;
+    if (!outlook || outlook.throughPhase === plan.targetPhase) return now;
+    const ahead = outlook.capacity.filter((c) => !c.fits);
+    if (ahead.length === 0) return `${now} Outlook: every master through phase ${outlook.throughPhase} fits.`;
     const shortfalls = ahead.map((c) => `${c.node} over by ${-c.headroomGiB} GiB`).join(", ");
-    return `${now} Outlook: the masters through phase ${plan.outlook.throughPhase} do not fit (${shortfalls}); see "Way out".`;
+    return `${now} Outlook: the masters through phase ${outlook.throughPhase} do not fit (${shortfalls}); see "Way out".`;
 }
 
 export function renderJson(plan: PlanResult): string {

@@ -38,6 +38,16 @@ export function capacityRow(facts: NodeCapacityFacts, planned: readonly PlannedV
     return { ...facts, planned, plannedGiB, usableGiB, headroomGiB, fits: headroomGiB >= 0 };
 }
 
+/**
+ * The first of `planned` (in join order) that the node can no longer hold once the ones before it
+ * are there: the VM whose phase's `up` the capacity gate refuses first, so the plan names the
+ * verdict there. Undefined when they all fit; the first VM when the node is already inside its
+ * host reserve. None for no VMs.
+ */
+export function firstOverflowing<T extends PlannedVm>(facts: NodeCapacityFacts, planned: readonly T[]): T | undefined {
+    return planned.find((_, i) => !capacityRow(facts, planned.slice(0, i + 1)).fits);
+}
+
 /** The verdict in words, with every figure that decides it. */
 export function describeCapacity(row: CapacityRow): string {
     const vms = row.planned.map((vm) => `${vm.name} ${vm.memoryGiB} GiB`).join(", ") || "no new VMs";

@@ -73,7 +73,7 @@ export function isFragileTransition(members: number): boolean {
  * is removed.
  *
  * scripts/etcd/lib.sh (`etcd_decide_removal`) applies this same rule to live data, with the same
- * arithmetic and the same order of checks; tests/kubeadm/quorumGuard.test.ts cross-checks the two
+ * arithmetic and the same order of checks; tests/etcd/quorumGuard.test.ts cross-checks the two
  * on many cases, so change both together.
  */
 export interface MemberHealth {

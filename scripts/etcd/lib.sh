@@ -162,7 +162,7 @@ etcd_health_lines() {
 # etcd_decide_removal REMOVING [PROTECTED,...] [PEER_URL]
 #     < lines "NAME healthy|unhealthy [voter|learner [started|unstarted [PEER_URLS]]]"
 # The removal rule, the same as decideMemberRemoval in topology/quorum.ts, check for check
-# (tests/kubeadm/quorumGuard.test.ts compares the two on many cases): the member is the first
+# (tests/etcd/quorumGuard.test.ts compares the two on many cases): the member is the first
 # named REMOVING or owning PEER_URL; learners do not vote; an unstarted member is never healthy;
 # the healthy voters left must reach the quorum of the voters left; never the last voter, never
 # a protected member. Prints one line and returns 0 when allowed, 1 when refused:

@@ -49,7 +49,10 @@ ca_cert_hash() {
 cmd_create() {
     local ttl=$1 description=$2
     [[ ${KUBEADM_CERTIFICATE_KEY:-} =~ ^[0-9a-f]{64}$ ]] || usage_error "KUBEADM_CERTIFICATE_KEY must be 64 hex digits"
-    local id=${KUBEADM_TOKEN%%.*}
+    local id=${KUBEADM_TOKEN%%.*} ca_hash
+    # First, so an unreadable CA stops the step before anything is uploaded or minted (and in a
+    # variable: a failure inside the printf's own substitution would print material without it).
+    ca_hash=$(ca_cert_hash) || exit 1
     quiet_kubeadm init phase upload-certs --upload-certs --certificate-key "$KUBEADM_CERTIFICATE_KEY" ||
         die "kubeadm init phase upload-certs failed"
     log "control-plane certificates uploaded to kube-system/kubeadm-certs"
@@ -62,7 +65,7 @@ cmd_create() {
     expires=$(kctl -n kube-system get secret "bootstrap-token-${id}" -o jsonpath='{.data.expiration}' | base64 -d) ||
         die "bootstrap token ${id} not found after kubeadm token create"
     log "bootstrap token ${id} valid until ${expires}"
-    printf '{"caCertHash":"%s","tokenExpires":"%s","tokenId":"%s"}\n' "$(ca_cert_hash)" "$expires" "$id"
+    printf '{"caCertHash":"%s","tokenExpires":"%s","tokenId":"%s"}\n' "$ca_hash" "$expires" "$id"
 }
 
 cmd_revoke() {

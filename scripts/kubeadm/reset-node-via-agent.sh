@@ -15,6 +15,12 @@ set -euo pipefail
 
 log() { echo "reset-node-via-agent: $*" >&2; }
 warn() { echo "reset-node-via-agent: WARNING: $*" >&2; }
+usage_error() { echo "reset-node-via-agent: $* (see the usage at the top of the script)" >&2; exit 2; }
+# The value of option $1, refused when absent (the next word is another option or nothing).
+need_value() {
+    [[ -n ${2:-} && ${2:0:2} != -- ]] || usage_error "$1 needs a value"
+    printf '%s' "$2"
+}
 
 reset_script() {
     if declare -F hacp_embedded_reset_node_sh >/dev/null; then
@@ -30,14 +36,16 @@ main() {
     local vmid="" node="" timeout=300 check=0
     while [[ $# -gt 0 ]]; do
         case $1 in
-            --vmid) vmid=${2:-}; shift 2 ;;
-            --node-name) node=${2:-}; shift 2 ;;
-            --timeout) timeout=${2:-}; shift 2 ;;
+            --vmid) vmid=$(need_value "$1" "${2-}"); shift 2 ;;
+            --node-name) node=$(need_value "$1" "${2-}"); shift 2 ;;
+            --timeout) timeout=$(need_value "$1" "${2-}"); shift 2 ;;
             --check) check=1; shift ;;
-            *) echo "reset-node-via-agent: unknown argument '$1' (see the usage at the top of the script)" >&2; exit 2 ;;
+            *) usage_error "unknown argument '$1'" ;;
         esac
     done
-    [[ $vmid =~ ^[0-9]+$ && -n $node && $timeout =~ ^[0-9]+$ ]] || { echo "reset-node-via-agent: --vmid, --node-name (and --timeout) are required" >&2; exit 2; }
+    [[ -n $vmid && -n $node ]] || usage_error "--vmid and --node-name are required"
+    [[ $vmid =~ ^[0-9]+$ ]] || usage_error "--vmid must be a VMID (digits), not '${vmid}'"
+    [[ $timeout =~ ^[0-9]+$ ]] || usage_error "--timeout must be whole seconds, not '${timeout}'"
 
     local status
     if ! status=$(timeout 30 qm status "$vmid" </dev/null 2>&1); then

@@ -19,16 +19,17 @@ set -euo pipefail
 
 log() { echo "reset-node: $*" >&2; }
 die() { echo "reset-node: ERROR: $*" >&2; exit 1; }
+usage_error() { echo "reset-node: $* (see the usage at the top of the script)" >&2; exit 2; }
 
 main() {
     local node=""
     while [[ $# -gt 0 ]]; do
         case $1 in
-            --node-name) node=${2:-}; shift 2 ;;
-            *) echo "reset-node: unknown argument '$1' (see the usage at the top of the script)" >&2; exit 2 ;;
+            --node-name) [[ -n ${2:-} && ${2:0:2} != -- ]] || usage_error "$1 needs a value"; node=$2; shift 2 ;;
+            *) usage_error "unknown argument '$1'" ;;
         esac
     done
-    [[ -n $node ]] || { echo "reset-node: --node-name is required" >&2; exit 2; }
+    [[ -n $node ]] || usage_error "--node-name is required"
     [[ $EUID -eq 0 || ${HACP_ALLOW_NON_ROOT:-} == 1 ]] || die "must run as root"
 
     local k=$KUBERNETES_DIR

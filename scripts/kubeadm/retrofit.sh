@@ -31,6 +31,7 @@
 # restore (the delete of phase 0): puts controlPlaneEndpoint and certSANs back to their original
 #   values (other fields, e.g. a newer kubernetesVersion, stay) and the original certificate pair
 #   back, with the same readiness wait and automatic roll-forward if the apiserver does not come up.
+#   It refuses, changing nothing, when the current pair (what it rolls forward to) is missing.
 # Exit 0 done, 1 failed (the message says what was restored), 2 usage.
 set -euo pipefail
 
@@ -224,6 +225,12 @@ cmd_restore() {
         log "no backup in ${original}: phase 0 never changed this master, nothing to restore"
         return 0
     fi
+    # The current pair is saved first (the way forward if the apiserver does not come up with the
+    # original): without it, refuse before anything changes.
+    local missing=() file
+    for file in "$PKI_DIR/apiserver.crt" "$PKI_DIR/apiserver.key"; do [[ -r $file ]] || missing+=("$file"); done
+    ((${#missing[@]} == 0)) ||
+        die "the current apiserver certificate pair is incomplete, missing: ${missing[*]}; restore saves it before putting the original back, so nothing was changed. Put the pair back (or copy the original, ${original}/apiserver.crt and apiserver.key, into ${PKI_DIR} by hand), then run the restore again"
     live_cluster_configuration >"${WORK}/live.yaml" || die "cannot read kube-system/kubeadm-config (is the apiserver up?)"
     patch_tool --revert-from "$original/ClusterConfiguration.yaml" --paths controlPlaneEndpoint,apiServer.certSANs \
         --in "${WORK}/live.yaml" --out "${WORK}/restored.yaml"

@@ -19,7 +19,7 @@ import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup } from "../helpers/daemons";
 import { slowLink, SlowLink } from "../helpers/slowLink";
 import { ContainerRun, runStandInPod, StandInNode } from "../helpers/standInPod";
 import { EtcdCluster } from "../kubeadm/helpers/etcdCluster";
-import { labTopology } from "../kubeadm/helpers/lab";
+import { labTopology } from "../helpers/lab";
 
 type Json = Record<string, any>;
 

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { shippedScript } from "../../components/clusterOps/remote";
 import { verifyEtcdScript } from "../../components/clusterOps/verification";
 import { runShipped } from "../helpers/shipped";
-import { labTopology } from "../kubeadm/helpers/lab";
+import { labTopology } from "../helpers/lab";
 import { FakeCluster, nodesFixture } from "./helpers/fakeCluster";
 
 /**

@@ -10,7 +10,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { KUBEADM_CONFIG_API_VERSIONS, retrofitPatch } from "../../topology";
-import { labTopology } from "./helpers/lab";
+import { labTopology } from "../helpers/lab";
 import { PYTHON3 } from "./helpers/stubs";
 
 const TOOL = path.join(SCRIPTS_DIR, "kubeadm/patch-cluster-config.py");

@@ -25,7 +25,7 @@ import { readStackConfig } from "../../components/stackConfig";
 import { RecordedResource, SECRET } from "../../tools/recorder";
 import { stubOutputs } from "../../tools/stubs";
 import { labConfig, nameOf, recordLab, recordWithConfig } from "../helpers/program";
-import { labTopology } from "./helpers/lab";
+import { labTopology } from "../helpers/lab";
 import { readProjectFile } from "../../components/projectFiles";
 
 const ROOT = path.resolve(__dirname, "../..");

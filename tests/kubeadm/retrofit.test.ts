@@ -10,7 +10,7 @@
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
@@ -381,6 +381,31 @@ describe("retrofit.sh (phase 0) as shipped, with stand-in kubeadm/kubectl/crictl
             assert.match(r.stderr, /retrofit: ERROR: cannot read kube-system\/kubeadm-config \(is the apiserver up\?\)/);
             assert.deepEqual(liveCert(), patched);
             assert.deepEqual(commands("kubeadm"), []);
+        });
+
+        it("refuses (exit 1) when the current apiserver certificate or key is missing, naming the missing file(s), before changing anything", () => {
+            const patched = { crt: liveCert(), key: readFileSync(path.join(pki, "apiserver.key")) };
+            const cases: [string[], RegExp][] = [
+                [["apiserver.key"], /missing: \S*\/pki\/apiserver\.key;/],
+                [["apiserver.crt"], /missing: \S*\/pki\/apiserver\.crt;/],
+                [["apiserver.crt", "apiserver.key"], /missing: \S*\/pki\/apiserver\.crt \S*\/pki\/apiserver\.key;/],
+            ];
+            for (const [gone, names] of cases) {
+                for (const f of gone) rmSync(path.join(pki, f));
+                const r = restore();
+                assert.equal(r.status, 1, r.stderr);
+                assert.match(r.stderr, /^retrofit: ERROR: the current apiserver certificate pair is incomplete, missing: .*; restore saves it before putting the original back, so nothing was changed\. Put the pair back \(or copy the original, .*\/original\/apiserver\.crt and apiserver\.key, into .*\/pki by hand\), then run the restore again$/m);
+                assert.match(r.stderr, names);
+                assert.deepEqual(stubs.calls(), [], "refused before asking kubectl, kubeadm or crictl anything");
+                assert.equal(live().controlPlaneEndpoint, "10.0.20.99:6443", "kubeadm-config is still the patched one");
+                for (const f of ["apiserver.crt", "apiserver.key"] as const) {
+                    if (!gone.includes(f)) assert.deepEqual(readFileSync(path.join(pki, f)), f === "apiserver.crt" ? patched.crt : patched.key, `${f} untouched`);
+                    else assert.equal(existsSync(path.join(pki, f)), false, `${f} not put back behind the operator's back`);
+                }
+                assert.deepEqual(readdirSync(path.join(backup, "runs")).filter((d) => d.startsWith("restore-")), [], "no restore run started");
+                writeFileSync(path.join(pki, "apiserver.crt"), patched.crt);
+                writeFileSync(path.join(pki, "apiserver.key"), patched.key);
+            }
         });
 
         it("an apiserver that only comes up with the newer certificate: the newer certificate and ClusterConfiguration go back (exit 1, saying so)", () => {

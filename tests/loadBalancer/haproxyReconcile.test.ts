@@ -20,7 +20,7 @@ import { loadBalancerCommand } from "../../components/loadBalancer/apiserverLoad
 import { poolMemberCommand } from "../../components/loadBalancer/poolMember";
 import { pfsenseCommand } from "../../components/loadBalancer/shared";
 import { runShippedAsync } from "../helpers/shipped";
-import { labTopology } from "../kubeadm/helpers/lab";
+import { labTopology } from "../helpers/lab";
 import { run, ScriptResult, scriptPath } from "./scriptRunner";
 
 const SCRIPT = scriptPath("pfsense/haproxy-reconcile.php");

@@ -175,6 +175,21 @@ export function pathWithout(dir: string, leftOut: (name: string) => boolean, sea
     return dir;
 }
 
+/**
+ * A master without python3: `without` (under DIR) links every other command of this machine,
+ * `pythonOnly` holds just python3, to add it back.
+ */
+export function masterWithoutPython3(dir: string): { without: string; pythonOnly: string } {
+    const without = pathWithout(path.join(dir, "path-without-python3"), (name) => name.startsWith("python3"));
+    const pythonOnly = path.join(dir, "python3-only");
+    mkdirSync(pythonOnly, { recursive: true });
+    symlinkSync(PYTHON3, path.join(pythonOnly, "python3"));
+    return { without, pythonOnly };
+}
+
+/** What every etcd step says on a master without python3 (scripts/etcd/lib.sh). */
+export const LACKS_PYTHON3 = /python3 is not installed on this master; the etcd steps \(pre-join check, quorum guard, member removal, join gate\) read etcd's member list with it\. Install it: apt-get install python3/;
+
 export interface ScriptRun {
     readonly status: number | null;
     readonly stdout: string;

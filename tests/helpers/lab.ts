@@ -1,6 +1,6 @@
-import { loadTopology, Topology } from "../../../topology";
-import { labConfig } from "../../helpers/program";
-import { readProjectFile } from "../../../components/projectFiles";
+import { loadTopology, Topology } from "../../topology";
+import { labConfig } from "./program";
+import { readProjectFile } from "../../components/projectFiles";
 
 /** The lab stack's validated topology, with an optional edit of the raw config. */
 export function labTopology(edit?: (raw: Record<string, any>) => void): Topology {
