@@ -365,5 +365,9 @@ describe("rolling a master back needs nothing that runs on it (pulumi destroy --
         const { resources } = await recordLab("1.5");
         const install = resources.find((r) => r.name === "k8s-master-audit-policy-install" && r.custom)!;
         assert.match(String(install.inputs.delete), /-- remove --staged /);
+        // Under its RemoteStep, with the alias to the URN it had directly under AuditPolicyFile.
+        assert.equal(resources.find((r) => r.urn === install.parent)!.type, COMPONENT_TYPES.remoteStep);
+        assert.deepEqual(install.aliases, [install.urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$")]);
+        assert.ok(install.aliases[0].endsWith("ha-control-plane:clusterOps:AuditPolicyFile$command:remote:Command::k8s-master-audit-policy-install"));
     });
 });
