@@ -27,6 +27,7 @@ import { stubOutputs } from "../../tools/stubs";
 import { labConfig, nameOf, recordLab, recordWithConfig } from "../helpers/program";
 import { labTopology } from "./helpers/lab";
 import { readProjectFile } from "../../components/projectFiles";
+import { shippedText } from "../../components/scriptManifest";
 
 const ROOT = path.resolve(__dirname, "../..");
 type Inputs = Record<string, any>;
@@ -179,6 +180,20 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         }
         assert.ok(deps("k8s-master-2-join").includes("k8s-master-2-join-material"));
         assert.equal(get("k8s-master-2-join-material").deleteBeforeReplace, true, "a replace revokes the old token before minting it again");
+    });
+
+    it("the join material and the join ship their manifest script with the secrets exported after its #! line, the refresh naming the material's URN", async () => {
+        const { resources: revealed } = await recordLab("2", undefined, { revealSecrets: true });
+        const commandNamed = (name: string) => revealed.find((r) => r.name === name && r.custom)!;
+        for (const [name, script] of [["k8s-master-2-join-material", "kubeadm/join-material.sh"], ["k8s-master-2-join", "kubeadm/join-control-plane.sh"]] as const) {
+            const stdin = String(commandNamed(name).inputs.stdin);
+            const shipped = shippedText(script);
+            assert.ok(stdin.startsWith("#!/usr/bin/env bash\nexport KUBEADM_TOKEN='"), `${name}: the secrets first, after the #! line`);
+            assert.ok(stdin.endsWith(shipped.slice(shipped.indexOf("\n") + 1)), `${name}: then the script as the manifest ships it`);
+            assert.equal(stdin.match(/^#!/gm)?.length, 1, `${name}: one #! line`);
+        }
+        const refresh = `export JOIN_MATERIAL_REFRESH='pulumi up --replace '\\''${commandNamed("k8s-master-2-join-material").urn}'\\'''`;
+        assert.ok(String(commandNamed("k8s-master-2-join").inputs.stdin).includes(refresh), "the refresh names the material command's URN");
     });
 
     it("no secret in plain text anywhere in the recording", () => {
