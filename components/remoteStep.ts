@@ -36,8 +36,10 @@ export interface RemoteStepArgs extends StepSpec {
     readonly host: StepHost;
     readonly user: string;
     readonly privateKey: pulumi.Output<string>;
-    /** Secret text put in front of the script on stdin (exported variables the script reads). */
+    /** Secret text put in front of the script on stdin, after its #! line (exported variables the script reads). */
     readonly secretStdin?: pulumi.Output<string>;
+    /** How often SSH dials before giving up, when the host may still be booting (default SSH_DIAL's). */
+    readonly dialErrorLimit?: number;
     /** A change of these replaces the command (delete, then create) instead of updating it. */
     readonly triggers?: pulumi.Input<unknown[]>;
     /** What an update runs (commandLifecycle.ts); the default re-runs the create line. */
@@ -71,6 +73,13 @@ export function shipStep(user: string, spec: StepSpec): ShippedCommand {
     };
 }
 
+/** `prefix` in front of a script's text, after its #! line when it has one (the text still reads as the script). */
+export function inFrontOfScript(prefix: string, script: string): string {
+    if (!script.startsWith("#!")) return `${prefix}${script}`;
+    const eol = script.indexOf("\n") + 1;
+    return `${script.slice(0, eol)}${prefix}${script.slice(eol)}`;
+}
+
 export class RemoteStep extends pulumi.ComponentResource {
     readonly command: command.remote.Command;
 
@@ -88,11 +97,11 @@ export class RemoteStep extends pulumi.ComponentResource {
         this.command = new command.remote.Command(
             name,
             {
-                connection: sshConnection(args.host.address, args.user, args.privateKey),
+                connection: { ...sshConnection(args.host.address, args.user, args.privateKey), ...(args.dialErrorLimit ? { dialErrorLimit: args.dialErrorLimit } : {}) },
                 create: shipped.create,
                 ...(args.update ?? rerunOnUpdate(shipped.create)),
                 ...(shipped.delete ? { delete: shipped.delete } : {}),
-                stdin: args.secretStdin ? pulumi.secret(pulumi.interpolate`${args.secretStdin}${shipped.stdin}`) : shipped.stdin,
+                stdin: args.secretStdin ? pulumi.secret(args.secretStdin.apply((secret) => inFrontOfScript(secret, shipped.stdin))) : shipped.stdin,
                 ...(args.triggers ? { triggers: args.triggers } : {}),
                 logging: args.logging ?? command.types.enums.remote.Logging.StdoutAndStderr,
             },

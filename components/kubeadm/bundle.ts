@@ -62,8 +62,20 @@ export function withSecretEnv(env: Record<string, pulumi.Input<string>>, script:
 
 /** The text withSecretEnv sends, for known values: `export NAME='value'` lines, then the script. */
 export function secretEnvScript(values: Readonly<Record<string, string>>, script: string): string {
+    return `#!/usr/bin/env bash\n${exportLines(values)}${withoutShebang(script)}`;
+}
+
+/**
+ * The same `export NAME='value'` lines as a secret, for a RemoteStep's secretStdin (which puts
+ * them after the script's #! line, so the step ships what withSecretEnv would).
+ */
+export function secretEnvLines(env: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+    const names = Object.keys(env);
+    return pulumi.secret(pulumi.all(names.map((n) => env[n])).apply((values) => exportLines(Object.fromEntries(names.map((n, i) => [n, values[i]])))));
+}
+
+function exportLines(values: Readonly<Record<string, string>>): string {
     const names = Object.keys(values);
     for (const name of names) if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`bad variable name ${name}`);
-    const lines = names.map((n) => `export ${n}=${shellQuote(values[n])}`).join("\n");
-    return `#!/usr/bin/env bash\n${lines}\n${withoutShebang(script)}`;
+    return `${names.map((n) => `export ${n}=${shellQuote(values[n])}`).join("\n")}\n`;
 }

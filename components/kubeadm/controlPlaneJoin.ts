@@ -13,70 +13,76 @@ import {
     joinFacts,
     membersAfterJoin,
     NewMasterPlacement,
-    protectArg,
-    taintArg,
     Topology,
-    vmidArg,
 } from "../../topology";
-import { noRerunOnUpdate, rerunOnUpdate } from "../commandLifecycle";
+import { noRerunOnUpdate } from "../commandLifecycle";
+import { RemoteStep, shipStep, StepHost, StepSpec } from "../remoteStep";
 import type { ShippedCommand } from "../shipped";
-import { sshConnection } from "../sshConnection";
-import { bundleScript, shellQuote, withSecretEnv } from "./bundle";
+import { secretEnvLines } from "./bundle";
 import { childOf } from "../childOptions";
-import { asRoot } from "./options";
 
-export interface ControlPlaneJoinArgs {
-    readonly topology: Topology;
-    readonly placement: NewMasterPlacement;
-    readonly sshPrivateKey: pulumi.Output<string>;
-    /**
-     * Steps other phases need on the node before `kubeadm join` (e.g. phase 1.5's audit policy
-     * file, which a joining apiserver needs when the ClusterConfiguration names it). Called once
-     * the node is ready; the join waits for what it returns.
-     */
-    readonly beforeJoin?: (ready: pulumi.Resource) => pulumi.Resource[];
-}
-
-/** `bash -s --` as root for an SSH user: the script arrives on stdin. */
-function rootShell(sshUser: string): string {
-    return `${asRoot(sshUser)}bash -s --`;
-}
+export type NodeReadyArgs = { kubernetesVersion: string; minContainerd: string; cloudInitTimeoutSeconds: number };
 
 /** ready: on the new node, cloud-init done and the pinned versions installed. */
-export function nodeReadyCommand(a: { sshUser: string; kubernetesVersion: string; minContainerd: string; cloudInitTimeoutSeconds: number }): ShippedCommand {
+export function nodeReadyStep(a: NodeReadyArgs): StepSpec {
     return {
-        create: `${rootShell(a.sshUser)} --kubernetes-version ${a.kubernetesVersion} --min-containerd ${a.minContainerd} --cloud-init-timeout ${a.cloudInitTimeoutSeconds}`,
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/node-ready.sh" }),
+        script: "kubeadm/node-ready.sh",
+        runAs: "root",
+        args: ["--kubernetes-version", a.kubernetesVersion, "--min-containerd", a.minContainerd, "--cloud-init-timeout", String(a.cloudInitTimeoutSeconds)],
     };
 }
+
+/** What the ready step ships for an SSH user (the script tests run exactly this). */
+export function nodeReadyCommand(a: NodeReadyArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, nodeReadyStep(a));
+}
+
+export type NodeResetArgs = { vmId: number; node: string; timeoutSeconds: number };
 
 /** node-reset: on the Proxmox node, through the guest agent; create only checks the agent. */
-export function nodeResetCommand(a: { pveSshUser: string; vmId: number; node: string; timeoutSeconds: number }): ShippedCommand {
-    const shell = `${asRoot(a.pveSshUser)}bash -s --`;
-    return {
-        create: `${shell} --check ${vmidArg(a.vmId)} --node-name ${a.node}`,
-        delete: `${shell} ${vmidArg(a.vmId)} --node-name ${a.node} --timeout ${a.timeoutSeconds}`,
-        stdin: bundleScript({ embed: ["kubeadm/reset-node.sh"], main: "kubeadm/reset-node-via-agent.sh" }),
-    };
+export function nodeResetStep(a: NodeResetArgs): StepSpec {
+    const target = ["--vmid", String(a.vmId), "--node-name", a.node];
+    return { script: "kubeadm/reset-node-via-agent.sh", runAs: "root", args: ["--check", ...target], deleteArgs: [...target, "--timeout", String(a.timeoutSeconds)] };
 }
+
+/** What the reset ships for the Proxmox SSH user. */
+export function nodeResetCommand(a: NodeResetArgs & { pveSshUser: string }): ShippedCommand {
+    return shipStep(a.pveSshUser, nodeResetStep(a));
+}
+
+export type EtcdMembershipArgs = { node: string; peerUrl: string; protect: string; drainTimeoutSeconds: number; timeoutSeconds: number };
 
 /** etcd-membership: on the existing master, the pre-join check; its delete is the guarded removal. */
-export function etcdMembershipCommand(a: { sshUser: string; node: string; peerUrl: string; protect: string; drainTimeoutSeconds: number; timeoutSeconds: number }): ShippedCommand {
-    const memberArgs = `--node ${a.node} --peer-url ${a.peerUrl}`;
+export function etcdMembershipStep(a: EtcdMembershipArgs): StepSpec {
+    const member = ["--node", a.node, "--peer-url", a.peerUrl];
     return {
-        create: `${rootShell(a.sshUser)} pre-join ${memberArgs}`,
-        delete: `${rootShell(a.sshUser)} remove ${memberArgs} ${protectArg(a.protect)} --drain-timeout ${a.drainTimeoutSeconds} --timeout ${a.timeoutSeconds}`,
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-member.sh" }),
+        script: "kubeadm/control-plane-member.sh",
+        runAs: "root",
+        args: ["pre-join", ...member],
+        deleteArgs: ["remove", ...member, "--protect", a.protect, "--drain-timeout", String(a.drainTimeoutSeconds), "--timeout", String(a.timeoutSeconds)],
     };
 }
 
-/** join-material: on the existing master; the token and key come in front of stdin (withSecretEnv). */
-export function joinMaterialCommand(a: { sshUser: string; ttl: string; node: string }): ShippedCommand {
+/** What the membership step ships for an SSH user. */
+export function etcdMembershipCommand(a: EtcdMembershipArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, etcdMembershipStep(a));
+}
+
+export type JoinMaterialArgs = { ttl: string; node: string };
+
+/** join-material: on the existing master; the token and key come in front of stdin (secretStdin). */
+export function joinMaterialStepSpec(a: JoinMaterialArgs): StepSpec {
     return {
-        create: `${rootShell(a.sshUser)} create --ttl ${a.ttl} --description ${shellQuote(`ha-control-plane join of ${a.node}`)}`,
-        delete: `${rootShell(a.sshUser)} revoke`,
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-material.sh" }),
+        script: "kubeadm/join-material.sh",
+        runAs: "root",
+        args: ["create", "--ttl", a.ttl, "--description", `ha-control-plane join of ${a.node}`],
+        deleteArgs: ["revoke"],
     };
+}
+
+/** What the join material step ships for an SSH user (without the secrets in front). */
+export function joinMaterialCommand(a: JoinMaterialArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, joinMaterialStepSpec(a));
 }
 
 /** The join material step for a master of a topology: the component's and the control-plane tests'. */
@@ -85,25 +91,117 @@ export function joinMaterialStep(topology: Topology, master: Topology["newMaster
     return { ...step, delete: step.delete ?? "", script: step.stdin };
 }
 
-/** join: on the new node, through the VIP; the material comes in front of stdin (withSecretEnv). */
-export function joinCommand(a: { sshUser: string; endpoint: string; advertiseAddress: string; node: string; taint: string; timeoutSeconds: number }): ShippedCommand {
+export type JoinArgs = {
+    endpoint: string;
+    advertiseAddress: string;
+    node: string;
+    /** The taint the node must carry, KEY:EFFECT (kubeadm's default today); none when empty. */
+    taint: string;
+    timeoutSeconds: number;
+};
+
+/** join: on the new node, through the VIP; the material comes in front of stdin (secretStdin). */
+export function joinStep(a: JoinArgs): StepSpec {
     return {
-        // The taint is explicit (kubeadm's default today): the script makes sure the node
-        // carries it, and the control-plane-taint policy can see it.
-        create: `${rootShell(a.sshUser)} --endpoint ${a.endpoint} --advertise-address ${a.advertiseAddress} --node-name ${a.node} ${a.taint} --timeout ${a.timeoutSeconds}`,
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh"], main: "kubeadm/join-control-plane.sh" }),
+        script: "kubeadm/join-control-plane.sh",
+        runAs: "root",
+        // The taint is explicit: the script makes sure the node carries it, and the
+        // control-plane-taint policy can see it.
+        args: ["--endpoint", a.endpoint, "--advertise-address", a.advertiseAddress, "--node-name", a.node, ...(a.taint ? ["--taint", a.taint] : []), "--timeout", String(a.timeoutSeconds)],
     };
 }
 
+/** What the join ships for an SSH user (without the secrets in front). */
+export function joinCommand(a: JoinArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, joinStep(a));
+}
+
+export type JoinGateArgs = { node: string; members: readonly string[]; later: readonly string[]; timeoutSeconds: number };
+
 /** gate: on the existing master, after the join. */
-export function joinGateCommand(a: { sshUser: string; node: string; members: readonly string[]; later: readonly string[]; timeoutSeconds: number }): ShippedCommand {
+export function joinGateStep(a: JoinGateArgs): StepSpec {
     return {
-        create: [
-            `${rootShell(a.sshUser)} --node ${a.node} --members ${a.members.join(",")}`,
-            ...(a.later.length > 0 ? [`--later ${a.later.join(",")}`] : []),
-            `--timeout ${a.timeoutSeconds}`,
-        ].join(" "),
-        stdin: bundleScript({ libs: ["kubeadm/lib.sh", "etcd/lib.sh"], main: "kubeadm/control-plane-gate.sh" }),
+        script: "kubeadm/control-plane-gate.sh",
+        runAs: "root",
+        args: ["--node", a.node, "--members", a.members.join(","), ...(a.later.length > 0 ? ["--later", a.later.join(",")] : []), "--timeout", String(a.timeoutSeconds)],
+    };
+}
+
+/** What the gate ships for an SSH user. */
+export function joinGateCommand(a: JoinGateArgs & { sshUser: string }): ShippedCommand {
+    return shipStep(a.sshUser, joinGateStep(a));
+}
+
+export interface ControlPlaneJoinArgs {
+    /** The new master: its name and the address SSH dials (ready and join run there). */
+    readonly node: StepHost;
+    /** The existing master: where the etcd membership, the join material and the gate run. */
+    readonly existingMaster: StepHost;
+    /** The new master's Proxmox node: where the reset runs, through the VM's guest agent. */
+    readonly proxmoxNode: StepHost;
+    /** The SSH user on the masters (sudo for root unless it is root). */
+    readonly sshUser: string;
+    /** The SSH user on the Proxmox nodes. */
+    readonly proxmoxSshUser: string;
+    /** One key for all of them (a Pulumi secret, never shown). */
+    readonly sshPrivateKey: pulumi.Output<string>;
+    /** The node check: the pinned Kubernetes version, the minimum containerd, the cloud-init wait. */
+    readonly ready: NodeReadyArgs;
+    /** The reset on rollback: the VM's VMID, the node name, the timeout. */
+    readonly reset: NodeResetArgs;
+    /** The etcd member: node, peer URL, the master the removal protects, its timeouts. */
+    readonly membership: EtcdMembershipArgs;
+    /** The join material: the token's TTL and the node it is for. */
+    readonly material: JoinMaterialArgs;
+    /** The join: the endpoint on the VIP, the advertise address, the taint, the timeout. */
+    readonly join: JoinArgs;
+    /** The gate: the members expected after the join, those still to come, the timeout. */
+    readonly gate: JoinGateArgs;
+    /** The node's 1-based position in etcd once joined, and the planned control-plane size (for the policies). */
+    readonly member: number;
+    readonly of: number;
+    /**
+     * Steps other phases need on the node before `kubeadm join` (e.g. phase 1.5's audit policy
+     * file, which a joining apiserver needs when the ClusterConfiguration names it). Called once
+     * the node is ready; the join waits for what it returns.
+     */
+    readonly beforeJoin?: (ready: pulumi.Resource) => pulumi.Resource[];
+}
+
+/** A new master's join inputs from the topology and its placement. */
+export function controlPlaneJoinArgs(
+    topology: Topology,
+    placement: NewMasterPlacement,
+    sshPrivateKey: pulumi.Output<string>,
+    beforeJoin?: ControlPlaneJoinArgs["beforeJoin"],
+): ControlPlaneJoinArgs {
+    const { master } = placement;
+    const { kubeadm, existingMaster } = topology;
+    const pve = topology.proxmox.nodes.find((n) => n.name === master.node);
+    if (!pve) throw new Error(`${master.name}'s Proxmox node ${master.node} is not in proxmox.nodes`);
+    const { members, later } = membersAfterJoin(topology, placement);
+    return {
+        node: { name: master.name, address: master.ip },
+        existingMaster: { name: existingMaster.name, address: existingMaster.ip },
+        proxmoxNode: { name: pve.name, address: pve.address },
+        sshUser: topology.ssh.user,
+        proxmoxSshUser: topology.proxmox.sshUser,
+        sshPrivateKey,
+        ready: { kubernetesVersion: topology.kubernetesVersion, minContainerd: kubeadm.minContainerdVersion, cloudInitTimeoutSeconds: kubeadm.cloudInitTimeoutSeconds },
+        reset: { vmId: master.vmId, node: master.name, timeoutSeconds: 300 },
+        membership: { node: master.name, peerUrl: etcdPeerUrl(master.ip), protect: existingMaster.name, drainTimeoutSeconds: kubeadm.drainTimeoutSeconds, timeoutSeconds: kubeadm.gateTimeoutSeconds },
+        material: { ttl: kubeadm.joinTokenTtl, node: master.name },
+        join: {
+            endpoint: controlPlaneEndpoint(topology.cluster),
+            advertiseAddress: master.ip,
+            node: master.name,
+            taint: `${CONTROL_PLANE_TAINT.key}:${CONTROL_PLANE_TAINT.effect}`,
+            timeoutSeconds: kubeadm.joinTimeoutSeconds,
+        },
+        gate: { node: master.name, members, later, timeoutSeconds: kubeadm.gateTimeoutSeconds },
+        member: placement.member,
+        of: placement.of,
+        ...(beforeJoin ? { beforeJoin } : {}),
     };
 }
 
@@ -131,8 +229,9 @@ const SECRET_OUTPUTS: pulumi.CustomResourceOptions = { additionalSecretOutputs: 
  *   join             on the new node: kubeadm join through the VIP; logs nothing, outputs secret;
  *   gate             on the existing master: node Ready, four static pods, etcd members and
  *                    health, the control-plane taint. Fails the up when the join did not take.
- * Destroy runs in reverse: LB membership (which depends on the gate) first, then the guarded
- * removal, then the node reset, then the VM.
+ * Each remote step is a RemoteStep (host and script shown in a preview), its command keeping the
+ * URN it had directly under the join. Destroy runs in reverse: LB membership (which depends on
+ * the gate) first, then the guarded removal, then the node reset, then the VM.
  */
 export class ControlPlaneJoin extends pulumi.ComponentResource {
     readonly ready: command.remote.Command;
@@ -143,66 +242,57 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
     readonly gate: command.remote.Command;
 
     constructor(name: string, args: ControlPlaneJoinArgs, opts?: pulumi.ComponentResourceOptions) {
-        super(COMPONENT_TYPES.controlPlaneJoin, name, {}, opts);
-        const { topology, placement } = args;
-        const { master } = placement;
-        const { kubeadm, existingMaster } = topology;
-        const pve = topology.proxmox.nodes.find((n) => n.name === master.node);
-        if (!pve) throw new Error(`${master.name}'s Proxmox node ${master.node} is not in proxmox.nodes`);
-        const sshUser = topology.ssh.user;
-        // A fresh VM answers SSH only once cloud-init has set up the user: allow for the boot.
-        const onNode = { ...sshConnection(master.ip, topology.ssh.user, args.sshPrivateKey), dialErrorLimit: 90 };
-        const onExisting = sshConnection(existingMaster.ip, topology.ssh.user, args.sshPrivateKey);
-        const peerUrl = etcdPeerUrl(master.ip);
-
-        this.ready = new command.remote.Command(
-            `${name}-ready`,
+        const { node, existingMaster, proxmoxNode } = args;
+        super(
+            COMPONENT_TYPES.controlPlaneJoin,
+            name,
             {
-                connection: onNode,
-                // Read-only check: an update re-runs it.
-                ...rerunOnUpdate(nodeReadyCommand({
-                    sshUser,
-                    kubernetesVersion: topology.kubernetesVersion,
-                    minContainerd: kubeadm.minContainerdVersion,
-                    cloudInitTimeoutSeconds: kubeadm.cloudInitTimeoutSeconds,
-                })),
-                logging: Logging.StdoutAndStderr,
+                node: node.name,
+                address: node.address,
+                existingMaster: `${existingMaster.name} ${existingMaster.address}`,
+                proxmoxNode: `${proxmoxNode.name} ${proxmoxNode.address}`,
+                vmId: args.reset.vmId,
+                endpoint: args.join.endpoint,
+                member: `${args.member} of ${args.of}`,
+                membersAfterJoin: [...args.gate.members],
+                kubernetesVersion: args.ready.kubernetesVersion,
             },
-            childOf(this, opts),
+            opts,
         );
+        const login = { user: args.sshUser, privateKey: args.sshPrivateKey, formerParent: this };
+        // A fresh VM answers SSH only once cloud-init has set up the user: allow for the boot.
+        const onNode = { ...login, host: node, dialErrorLimit: 90 };
+        const onExisting = { ...login, host: existingMaster };
 
-        this.nodeReset = new command.remote.Command(
+        // Read-only check: an update re-runs it (the default).
+        this.ready = new RemoteStep(`${name}-ready`, { ...onNode, ...nodeReadyStep(args.ready) }, childOf(this, opts)).command;
+
+        this.nodeReset = new RemoteStep(
             `${name}-node-reset`,
             {
-                connection: sshConnection(pve.address, topology.proxmox.sshUser, args.sshPrivateKey),
-                ...nodeResetCommand({ pveSshUser: topology.proxmox.sshUser, vmId: master.vmId, node: master.name, timeoutSeconds: 300 }),
+                host: proxmoxNode,
+                user: args.proxmoxSshUser,
+                privateKey: args.sshPrivateKey,
+                formerParent: this,
+                ...nodeResetStep(args.reset),
                 // Its create only reports; what matters is its delete (the reset). No triggers: a
                 // replace would reset a member node.
-                ...noRerunOnUpdate("node-reset"),
-                logging: Logging.StdoutAndStderr,
+                update: noRerunOnUpdate("node-reset"),
             },
             childOf(this, opts, [this.ready]),
-        );
+        ).command;
 
-        this.membership = new command.remote.Command(
+        this.membership = new RemoteStep(
             `${name}-etcd-membership`,
             {
-                connection: onExisting,
-                ...etcdMembershipCommand({
-                    sshUser,
-                    node: master.name,
-                    peerUrl,
-                    protect: existingMaster.name,
-                    drainTimeoutSeconds: kubeadm.drainTimeoutSeconds,
-                    timeoutSeconds: kubeadm.gateTimeoutSeconds,
-                }),
+                ...onExisting,
+                ...etcdMembershipStep(args.membership),
                 // The pre-join check means nothing once joined. No triggers: a replace runs the
                 // delete, the guarded member removal.
-                ...noRerunOnUpdate("etcd-membership"),
-                logging: Logging.StdoutAndStderr,
+                update: noRerunOnUpdate("etcd-membership"),
             },
             childOf(this, opts, [this.nodeReset]),
-        );
+        ).command;
 
         const childOpts = childOf(this, opts);
         const tokenId = new random.RandomString(`${name}-token-id`, { length: BOOTSTRAP_TOKEN_ID_LENGTH, ...BOOTSTRAP_TOKEN_ALPHABET }, childOpts);
@@ -217,70 +307,50 @@ export class ControlPlaneJoin extends pulumi.ComponentResource {
             KUBEADM_CERTIFICATE_KEY: pulumi.secret(certificateKey.hex),
         };
 
-        const material = joinMaterialStep(topology, master);
-        this.material = new command.remote.Command(
+        this.material = new RemoteStep(
             `${name}-join-material`,
             {
-                connection: onExisting,
-                create: material.create,
-                delete: material.delete,
-                stdin: withSecretEnv(secrets, material.stdin),
+                ...onExisting,
+                ...joinMaterialStepSpec(args.material),
+                secretStdin: secretEnvLines(secrets),
                 // A re-run mints a token nobody uses. No triggers: fresh material is `pulumi up
                 // --replace` (the join's message says so). The update's output replaces stdout,
                 // which only the join's create reads.
-                ...noRerunOnUpdate("join-material"),
+                update: noRerunOnUpdate("join-material"),
                 logging: Logging.None,
+                // Replacing the material (`pulumi up --replace`, when it expired) revokes the old
+                // token before creating it again: the other order would revoke the fresh one.
+                commandOptions: { ...SECRET_OUTPUTS, deleteBeforeReplace: true },
             },
-            // Replacing the material (`pulumi up --replace`, when it expired) revokes the old token
-            // before creating it again: the other order would revoke the fresh one.
-            childOf(this, opts, [this.membership], { ...SECRET_OUTPUTS, deleteBeforeReplace: true }),
-        );
+            childOf(this, opts, [this.membership]),
+        ).command;
 
-        const join = joinCommand({
-            sshUser,
-            endpoint: controlPlaneEndpoint(topology.cluster),
-            advertiseAddress: master.ip,
-            node: master.name,
-            taint: taintArg(CONTROL_PLANE_TAINT),
-            timeoutSeconds: kubeadm.joinTimeoutSeconds,
-        });
-        this.join = new command.remote.Command(
+        this.join = new RemoteStep(
             `${name}-join`,
             {
-                connection: onNode,
-                create: join.create,
+                ...onNode,
+                ...joinStep(args.join),
+                secretStdin: secretEnvLines({
+                    ...secrets,
+                    JOIN_MATERIAL: this.material.stdout,
+                    JOIN_MATERIAL_REFRESH: pulumi.interpolate`pulumi up --replace '${this.material.urn}'`,
+                }),
                 // Joined once. No triggers: the join has no delete, so a replace would only run
                 // kubeadm join on a member again; re-joining is a rollback and an up.
-                ...noRerunOnUpdate("join"),
-                stdin: withSecretEnv(
-                    {
-                        ...secrets,
-                        JOIN_MATERIAL: this.material.stdout,
-                        JOIN_MATERIAL_REFRESH: pulumi.interpolate`pulumi up --replace '${this.material.urn}'`,
-                    },
-                    join.stdin,
-                ),
+                update: noRerunOnUpdate("join"),
                 logging: Logging.None,
+                commandOptions: SECRET_OUTPUTS,
             },
-            childOf(this, opts, [this.material, this.ready, ...(args.beforeJoin?.(this.ready) ?? [])], SECRET_OUTPUTS),
-        );
+            childOf(this, opts, [this.material, this.ready, ...(args.beforeJoin?.(this.ready) ?? [])]),
+        ).command;
 
-        const { members, later } = membersAfterJoin(topology, placement);
-        this.gate = new command.remote.Command(
-            `${name}-gate`,
-            {
-                connection: onExisting,
-                // A gate: an update re-runs it.
-                ...rerunOnUpdate(joinGateCommand({ sshUser, node: master.name, members, later, timeoutSeconds: kubeadm.gateTimeoutSeconds })),
-                logging: Logging.StdoutAndStderr,
-            },
-            childOf(this, opts, [this.join]),
-        );
+        // A gate: an update re-runs it (the default).
+        this.gate = new RemoteStep(`${name}-gate`, { ...onExisting, ...joinGateStep(args.gate) }, childOf(this, opts, [this.join])).command;
 
         // Which step is the join and which the gate, for the policies (phase-order, control-plane-taint).
         this.registerOutputs({
             gate: this.gate.stdout,
-            facts: joinFacts({ node: master.name, member: placement.member, of: placement.of, join: this.join.urn, gate: this.gate.urn, membership: this.membership.urn }),
+            facts: joinFacts({ node: node.name, member: args.member, of: args.of, join: this.join.urn, gate: this.gate.urn, membership: this.membership.urn }),
         });
     }
 }

@@ -20,7 +20,14 @@ export function flagParityPhase({ topology, secrets, phase }: PhaseInput): Phase
             ? [
                   new AuditPolicyFile(
                       `${master.name}-audit-policy`,
-                      { topology, audit, master, sshPrivateKey: secrets.sshPrivateKey, removeOnDestroy: master.existing === true },
+                      {
+                          master: { name: master.name, address: master.ip },
+                          sshUser: topology.ssh.user,
+                          sshPrivateKey: secrets.sshPrivateKey,
+                          policy: audit.policy,
+                          policyPath: audit.policyPath,
+                          removeOnDestroy: master.existing === true,
+                      },
                       on.childOptions(dependsOn),
                   ),
               ]

@@ -9,7 +9,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { capacityPlan, NewMasterPlacement, nodeFacts, plannedNewMasters, Topology } from "../../topology";
 import { CapacityGate } from "../capacityGate";
 import { ControlPlanePlacement } from "../controlPlanePlacement";
-import { ControlPlaneJoin } from "../kubeadm/controlPlaneJoin";
+import { ControlPlaneJoin, controlPlaneJoinArgs } from "../kubeadm/controlPlaneJoin";
 import { ApiserverPoolMember } from "../loadBalancer/poolMember";
 import { MasterVm, MasterVmArgs } from "../masterVm";
 import type { NewMasterResult, PhaseInput, PhaseResults } from "./types";
@@ -72,12 +72,7 @@ export function newMastersPhase(input: PhaseInput): PhaseResults {
         // barrier already covers the LB phase); its gate is what the next master waits for.
         const join = new ControlPlaneJoin(
             master.name,
-            {
-                topology,
-                placement,
-                sshPrivateKey: secrets.sshPrivateKey,
-                beforeJoin: (ready) => beforeJoin.flatMap((step) => step(master, phase, [vm, ready])),
-            },
+            controlPlaneJoinArgs(topology, placement, secrets.sshPrivateKey, (ready) => beforeJoin.flatMap((step) => step(master, phase, [vm, ready]))),
             phase.childOptions([...(earlier.retrofit ? [earlier.retrofit] : []), vm, ...(previous ? [previous] : [])]),
         );
         // Into the LB pool only once the gate passed: in the graph the entry depends on the gate,

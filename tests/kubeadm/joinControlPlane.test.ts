@@ -59,7 +59,7 @@ describe("join-control-plane.sh (on the new master), as ControlPlaneJoin ships i
 
     it("puts the control-plane taint the plan names on the node right after the join", async () => {
         host.stubs.setRules([joinRule, { bin: "kubectl", args: `taint node k8s-master-2 ${TAINT} --overwrite$` }]);
-        const r = runShipped(await step({ taint: `--taint ${TAINT}` }), env());
+        const r = runShipped(await step({ taint: TAINT }), env());
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(commands("kubectl"), [`taint node k8s-master-2 ${TAINT} --overwrite`]);
         assert.match(r.stderr, /k8s-master-2 carries the taint node-role\.kubernetes\.io\/control-plane:NoSchedule/);
@@ -72,7 +72,7 @@ describe("join-control-plane.sh (on the new master), as ControlPlaneJoin ships i
             [step({ advertiseAddress: "10.0.20.310" }), /--advertise-address must be an IPv4 address/],
             [step({ node: "" }), /--node-name needs a value/],
             [step({ timeoutSeconds: 90.5 }), /--timeout must be whole seconds/],
-            [step({ taint: "--taint node-role.kubernetes.io/control-plane=NoSchedule" }), /--taint must be KEY:EFFECT \(NoSchedule, PreferNoSchedule or NoExecute\), not 'node-role\.kubernetes\.io\/control-plane=NoSchedule'/],
+            [step({ taint: "node-role.kubernetes.io/control-plane=NoSchedule" }), /--taint must be KEY:EFFECT \(NoSchedule, PreferNoSchedule or NoExecute\), not 'node-role\.kubernetes\.io\/control-plane=NoSchedule'/],
             [step({}, secretEnv({ KUBEADM_TOKEN: "Not-A-Token.0123456789abcdef" })), /KUBEADM_TOKEN must be \[a-z0-9\]\{6\}\.\[a-z0-9\]\{16\}/],
             [step({}, secretEnv({ KUBEADM_CERTIFICATE_KEY: KEY.slice(2) })), /KUBEADM_CERTIFICATE_KEY must be 64 hex digits/],
             [step({}, secretEnv({ JOIN_MATERIAL: "{}" })), /JOIN_MATERIAL must be join-material\.sh's JSON line/],
@@ -129,7 +129,7 @@ describe("join-control-plane.sh (on the new master), as ControlPlaneJoin ships i
         rmSync(host.k8s, { recursive: true, force: true });
         mkdirSync(path.join(host.k8s, "pki"), { recursive: true });
         host.stubs.setRules([joinRule, { bin: "kubectl", args: "taint node ", stderr: "Error from server (Forbidden)\n", exit: 1 }]);
-        const untainted = runShipped(await step({ taint: `--taint ${TAINT}` }), env());
+        const untainted = runShipped(await step({ taint: TAINT }), env());
         assert.equal(untainted.status, 1);
         assert.match(untainted.stderr, /join-control-plane: ERROR: joined, but could not put the taint node-role\.kubernetes\.io\/control-plane:NoSchedule on k8s-master-2; put it there by hand \(kubectl taint node k8s-master-2 node-role\.kubernetes\.io\/control-plane:NoSchedule\), the gate checks it/);
     });

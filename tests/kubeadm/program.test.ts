@@ -20,13 +20,14 @@ import {
 } from "../../topology";
 import * as command from "@pulumi/command";
 import { COMPONENT_TYPES } from "../../topology";
-import { ControlPlaneJoin } from "../../components/kubeadm";
+import { ControlPlaneJoin, controlPlaneJoinArgs } from "../../components/kubeadm";
 import { readStackConfig } from "../../components/stackConfig";
 import { RecordedResource, SECRET } from "../../tools/recorder";
 import { stubOutputs } from "../../tools/stubs";
 import { labConfig, nameOf, recordLab, recordWithConfig } from "../helpers/program";
 import { labTopology } from "../helpers/lab";
 import { readProjectFile } from "../../components/projectFiles";
+import { shippedText } from "../../components/scriptManifest";
 
 const ROOT = path.resolve(__dirname, "../..");
 type Inputs = Record<string, any>;
@@ -137,8 +138,14 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         for (let i = 0; i + 1 < chain.length; i++) assert.ok(waitsFor(chain[i], chain[i + 1]), `${chain[i]} waits for ${chain[i + 1]}`);
         assert.ok(waitsFor(`${m}-join`, `${m}-ready`));
         for (const step of chain.slice(0, -1)) assert.ok(waitsFor(step, `${m}-vm`), `${step} is destroyed before the VM`);
-        assert.equal(nameOf(get(`${m}-gate`).parent!), m);
-        assert.equal(get(`${m}-gate`).parent!.split("::")[2].split("$").pop(), "ha-control-plane:kubeadm:ControlPlaneJoin");
+        // Each step's command under its RemoteStep, the step under the join, the alias back to the join.
+        for (const step of chain.slice(0, -1)) {
+            const stepComponent = resources.find((r) => r.urn === get(step).parent)!;
+            assert.equal(stepComponent.type, COMPONENT_TYPES.remoteStep);
+            assert.equal(nameOf(stepComponent.parent!), m);
+            assert.equal(stepComponent.parent!.split("::")[2].split("$").pop(), "ha-control-plane:kubeadm:ControlPlaneJoin");
+            assert.deepEqual(get(step).aliases, [get(step).urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$")], `${step} keeps its URN under the join`);
+        }
     });
 
     it("the rollback is the etcd-membership step's delete, run on the existing master, protecting it", () => {
@@ -175,6 +182,20 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         assert.equal(get("k8s-master-2-join-material").deleteBeforeReplace, true, "a replace revokes the old token before minting it again");
     });
 
+    it("the join material and the join ship their manifest script with the secrets exported after its #! line, the refresh naming the material's URN", async () => {
+        const { resources: revealed } = await recordLab("2", undefined, { revealSecrets: true });
+        const commandNamed = (name: string) => revealed.find((r) => r.name === name && r.custom)!;
+        for (const [name, script] of [["k8s-master-2-join-material", "kubeadm/join-material.sh"], ["k8s-master-2-join", "kubeadm/join-control-plane.sh"]] as const) {
+            const stdin = String(commandNamed(name).inputs.stdin);
+            const shipped = shippedText(script);
+            assert.ok(stdin.startsWith("#!/usr/bin/env bash\nexport KUBEADM_TOKEN='"), `${name}: the secrets first, after the #! line`);
+            assert.ok(stdin.endsWith(shipped.slice(shipped.indexOf("\n") + 1)), `${name}: then the script as the manifest ships it`);
+            assert.equal(stdin.match(/^#!/gm)?.length, 1, `${name}: one #! line`);
+        }
+        const refresh = `export JOIN_MATERIAL_REFRESH='pulumi up --replace '\\''${commandNamed("k8s-master-2-join-material").urn}'\\'''`;
+        assert.ok(String(commandNamed("k8s-master-2-join").inputs.stdin).includes(refresh), "the refresh names the material command's URN");
+    });
+
     it("no secret in plain text anywhere in the recording", () => {
         const text = JSON.stringify(resources);
         for (const value of secretValues()) assert.ok(!text.includes(value), "a join secret leaked into a recorded input");
@@ -187,10 +208,10 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         this.timeout(60_000);
         const run = spawnSync(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "tools/plan.ts"), "--target-phase", "3", "--format", "json"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
         assert.ok(run.status === 0 || run.status === 1, run.stderr);
-        const doc = JSON.parse(run.stdout) as { phases: { id: string; resources: { name: string; inputs: Inputs }[] }[] };
+        const doc = JSON.parse(run.stdout) as { phases: { id: string; resources: { name: string; type: string; inputs: Inputs }[] }[] };
         for (const value of secretValues()) assert.ok(!run.stdout.includes(value), "a join secret leaked into the plan");
         assert.doesNotMatch(run.stdout, /[a-z0-9]{6}\.[a-z0-9]{16}/);
-        const material = doc.phases.find((p) => p.id === "2")!.resources.find((r) => r.name === "k8s-master-2-join-material")!;
+        const material = doc.phases.find((p) => p.id === "2")!.resources.find((r) => r.name === "k8s-master-2-join-material" && r.type !== COMPONENT_TYPES.remoteStep)!;
         assert.equal(material.inputs.stdin, "[secret]");
         assert.equal(material.inputs.connection, "[secret]");
     });
@@ -199,12 +220,12 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         const { resources: r } = await recordWithConfig(labConfig("2"), () => {
             const { topology, secrets } = readStackConfig();
             const [placement] = newMasterPlacements(topology);
-            new ControlPlaneJoin("k8s-master-2", {
-                topology,
-                placement,
-                sshPrivateKey: secrets.sshPrivateKey,
-                beforeJoin: (ready) => [new command.remote.Command("extra-step", { connection: { host: "192.0.2.1" }, create: "true" }, { dependsOn: [ready] })],
-            });
+            new ControlPlaneJoin(
+                "k8s-master-2",
+                controlPlaneJoinArgs(topology, placement, secrets.sshPrivateKey, (ready) => [
+                    new command.remote.Command("extra-step", { connection: { host: "192.0.2.1" }, create: "true" }, { dependsOn: [ready] }),
+                ]),
+            );
             return {};
         });
         const find = (n: string) => r.find((x) => x.name === n)!;
@@ -357,7 +378,11 @@ describe("rolling a master back needs nothing that runs on it (pulumi destroy --
 
     it("the existing master's audit policy is still removed when phase 1.5 is destroyed", async () => {
         const { resources } = await recordLab("1.5");
-        const install = resources.find((r) => r.name === "k8s-master-audit-policy-install")!;
+        const install = resources.find((r) => r.name === "k8s-master-audit-policy-install" && r.custom)!;
         assert.match(String(install.inputs.delete), /-- remove --staged /);
+        // Under its RemoteStep, with the alias to the URN it had directly under AuditPolicyFile.
+        assert.equal(resources.find((r) => r.urn === install.parent)!.type, COMPONENT_TYPES.remoteStep);
+        assert.deepEqual(install.aliases, [install.urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$")]);
+        assert.ok(install.aliases[0].endsWith("ha-control-plane:clusterOps:AuditPolicyFile$command:remote:Command::k8s-master-audit-policy-install"));
     });
 });

@@ -39,6 +39,13 @@ function compliant(): Map<string, RecordedResource> {
 }
 
 /** The compliant graph with one resource's field changed. */
+/** Whether `r` is under a resource whose URN ends with `suffix`, directly or through its RemoteSteps. */
+function underParent(resources: readonly RecordedResource[], r: RecordedResource, suffix: string): boolean {
+    const byUrn = new Map(resources.map((x) => [x.urn, x]));
+    for (let p = r.parent; p; p = byUrn.get(p)?.parent) if (p.endsWith(suffix)) return true;
+    return false;
+}
+
 function changed(name: string, patch: Partial<RecordedResource>): RecordedResource[] {
     const g = compliant();
     g.set(name, { ...g.get(name)!, ...patch });
@@ -111,8 +118,7 @@ describe("policy phase-order", () => {
             // As if the phase 2 builder gave k8s-master-2's MasterVm and ControlPlaneJoin { parent: phase }
             // instead of phase.childOptions(...): their steps keep only their order among themselves.
             const { resources } = await cachedLab("3");
-            const pipeline = (r: RecordedResource) =>
-                [`${T.masterVm}::k8s-master-2`, `${T.controlPlaneJoin}::k8s-master-2`].some((suffix) => r.parent?.endsWith(suffix) === true);
+            const pipeline = (r: RecordedResource) => [`${T.masterVm}::k8s-master-2`, `${T.controlPlaneJoin}::k8s-master-2`].some((suffix) => underParent(resources, r, suffix));
             const inside = new Set(resources.filter(pipeline).map((r) => r.urn));
             const broken = withoutEdges(resources, pipeline, (u) => !inside.has(u));
             const violations = await violationsOf(phaseOrder, broken);
@@ -129,8 +135,8 @@ describe("policy phase-order", () => {
                 (raw.proxmox as { nodes: { committedMemoryGiB: number }[] }).nodes[0].committedMemoryGiB = 100;
             });
             assert.deepEqual(await violationsOf(phaseOrder, five.resources), []);
-            const gate3 = five.resources.find((r) => r.name === "k8s-master-3-gate")!.urn;
-            const broken = withoutEdges(five.resources, (r) => r.parent?.endsWith("::k8s-master-4") === true, (u) => u === gate3);
+            const gate3 = five.resources.find((r) => r.name === "k8s-master-3-gate" && r.custom)!.urn;
+            const broken = withoutEdges(five.resources, (r) => underParent(five.resources, r, "::k8s-master-4"), (u) => u === gate3);
             const [v, ...rest] = await violationsOf(phaseOrder, broken);
             assert.equal(rest.length, 0);
             assert.match(v.message, /k8s-master-4's join \(etcd member 4\) does not wait for k8s-master-3's gate/);
