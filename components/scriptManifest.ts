@@ -36,6 +36,8 @@ export const SCRIPT_MANIFEST = {
     "cluster/verify-etcd.sh": { host: "master", runAs: "root", libs: BOTH_LIBS },
     // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
     "cluster/lb-pool-check.php": { host: "load-balancer", runAs: "root", runner: "php", libs: [HAPROXY_STATS_LIB] },
+    "pfsense/haproxy-reconcile.php": { host: "load-balancer", runAs: "user", runner: "php", libs: [HAPROXY_STATS_LIB] },
+    "haproxy/apiserver-lb.sh": { host: "load-balancer", runAs: "root" },
 } as const satisfies Record<string, ScriptEntry>;
 
 export type ScriptId = keyof typeof SCRIPT_MANIFEST;

@@ -39,7 +39,6 @@ const TEST_FILE = /\.(test|cp|engine)\.ts$/;
  * component); the list only shrinks.
  */
 const NOT_YET_REMOTE_STEPS: readonly RegExp[] = [
-    /-lb-pfsense$|^apiserver-lb-/, // loadBalancer/
     /-audit-policy-install$/, // clusterOps/auditPolicy.ts
     /^k8s-master-\d+-(ready|node-reset|etcd-membership|join-material|join|gate)$/, // kubeadm/controlPlaneJoin.ts
 ];

@@ -2,10 +2,11 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ApiserverPool, COMPONENT_TYPES, pfsenseLoadBalancerState, renderHaproxyFragment, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberNames, pfsenseCommand, phaseOnePool } from "./shared";
+import type { StepSpec } from "../remoteStep";
+import { haproxyScriptOptions, haproxyStep, lbOwner, LbCommandSpec, lbStep, lbStepCommand, memberNames, pfsenseStep, phaseOnePool } from "./shared";
 
-/** Phase 1's command on the load balancer host: apply on create and update, delete on destroy. */
-export function loadBalancerCommand(topology: Topology): LbCommandSpec {
+/** Phase 1's step on the load balancer host: apply on create and update, delete on destroy. */
+export function loadBalancerStep(topology: Topology): StepSpec {
     const pool = phaseOnePool(topology);
     const lb = topology.loadBalancer;
     if (lb.kind === "pfsense") {
@@ -17,16 +18,20 @@ export function loadBalancerCommand(topology: Topology): LbCommandSpec {
             waitUpSeconds: lb.waitUpSeconds,
             hostAlias: lb.hostAlias,
         });
-        return pfsenseCommand("apply", "delete", state);
+        return pfsenseStep("apply", "delete", state);
     }
     const common = haproxyScriptOptions(topology);
     const keep = memberNames(topology);
-    return haproxyCommand(
-        lb.user,
+    return haproxyStep(
         ["apply", ...common, ...(keep.length ? ["--keep", keep.join(",")] : []), "--wait-up", String(lb.waitUpSeconds)],
         ["delete", ...common],
         renderHaproxyFragment(pool, { comment: `${lbOwner(topology)}: Kubernetes apiserver VIP (rendered from topology/loadBalancer.ts)` }),
     );
+}
+
+/** What phase 1's step ships for the lab's LB user (the script tests run exactly this). */
+export function loadBalancerCommand(topology: Topology): LbCommandSpec {
+    return lbStepCommand(topology.loadBalancer.user, loadBalancerStep(topology));
 }
 
 export interface ApiserverLoadBalancerArgs {
@@ -66,8 +71,7 @@ export class ApiserverLoadBalancer extends pulumi.ComponentResource {
         );
         this.pool = pool;
         const lb = topology.loadBalancer;
-        const spec = loadBalancerCommand(topology);
-        this.apply = lbCommand(`${name}-${lb.kind}`, topology, args.sshPrivateKey, spec, childOf(this, opts));
+        this.apply = lbStep(`${name}-${lb.kind}`, lb, args.sshPrivateKey, loadBalancerStep(topology), this, childOf(this, opts)).command;
         this.registerOutputs({ frontend: `${pool.frontend.address}:${pool.frontend.port}`, pool: pool.backend.name, result: this.apply.stdout });
     }
 }

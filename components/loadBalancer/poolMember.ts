@@ -2,18 +2,24 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, MasterSpec, pfsenseMemberState, renderHaproxyServerLine, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { haproxyCommand, haproxyScriptOptions, lbCommand, lbOwner, LbCommandSpec, memberServer, pfsenseCommand, phaseOnePool } from "./shared";
+import type { StepSpec } from "../remoteStep";
+import { haproxyScriptOptions, haproxyStep, lbOwner, LbCommandSpec, lbStep, lbStepCommand, memberServer, pfsenseStep, phaseOnePool } from "./shared";
 
 /** A new master's pool entry on the load balancer host: add on create and update, remove on destroy. */
-export function poolMemberCommand(topology: Topology, master: MasterSpec): LbCommandSpec {
+export function poolMemberStep(topology: Topology, master: MasterSpec): StepSpec {
     const pool = phaseOnePool(topology);
     const server = memberServer(topology, master);
     const lb = topology.loadBalancer;
     if (lb.kind === "pfsense") {
-        return pfsenseCommand("add-server", "remove-server", pfsenseMemberState(pool, server, { owner: lbOwner(topology), waitUpSeconds: lb.waitUpSeconds }));
+        return pfsenseStep("add-server", "remove-server", pfsenseMemberState(pool, server, { owner: lbOwner(topology), waitUpSeconds: lb.waitUpSeconds }));
     }
     const common = [...haproxyScriptOptions(topology), "--name", server.name];
-    return haproxyCommand(lb.user, ["add-server", ...common, "--wait-up", String(lb.waitUpSeconds)], ["remove-server", ...common], renderHaproxyServerLine(pool, server));
+    return haproxyStep(["add-server", ...common, "--wait-up", String(lb.waitUpSeconds)], ["remove-server", ...common], renderHaproxyServerLine(pool, server));
+}
+
+/** What a pool entry's step ships for the lab's LB user (the script tests run exactly this). */
+export function poolMemberCommand(topology: Topology, master: MasterSpec): LbCommandSpec {
+    return lbStepCommand(topology.loadBalancer.user, poolMemberStep(topology, master));
 }
 
 export interface ApiserverPoolMemberArgs {
@@ -37,8 +43,7 @@ export class ApiserverPoolMember extends pulumi.ComponentResource {
         const server = memberServer(topology, master);
         super(COMPONENT_TYPES.apiserverPoolMember, name, { pool: pool.backend.name, server: `${server.name} ${server.address}:${server.port}` }, opts);
         const lb = topology.loadBalancer;
-        const spec = poolMemberCommand(topology, master);
-        this.entry = lbCommand(`${name}-${lb.kind}`, topology, args.sshPrivateKey, spec, childOf(this, opts));
+        this.entry = lbStep(`${name}-${lb.kind}`, lb, args.sshPrivateKey, poolMemberStep(topology, master), this, childOf(this, opts)).command;
         this.registerOutputs({ server: server.name, result: this.entry.stdout });
     }
 }
