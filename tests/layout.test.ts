@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import { existsSync, readdirSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { PHASE_REGISTRY, SHARED } from "../components/phases/registry";
-import { isScriptId, SCRIPT_MANIFEST, ScriptEntry } from "../components/scriptManifest";
+import { isScriptId, SCRIPT_MANIFEST, ScriptEntry, scriptEntry, ScriptId } from "../components/scriptManifest";
 import { COMPONENT_TYPES, PHASE_IDS } from "../topology";
 import { groupByPhase, PROJECT_DIR } from "../tools/planModel";
 import { phaseTable, README, readmeTable, TABLE_BEGIN, TABLE_END } from "../tools/phaseTable";
@@ -108,6 +108,21 @@ describe("layout: the phase registry (components/phases/registry.ts) and what it
         const outside = resources.filter((r) => r.type === "command:remote:Command" && !stepUrns.has(r.parent ?? "")).map((r) => r.name);
         const pending = outside.filter((n) => !NOT_YET_REMOTE_STEPS.some((re) => re.test(n)));
         assert.deepEqual(pending, [], "remote commands outside a RemoteStep that the migration list does not name");
+    });
+
+    it("every local command is under a LocalStep, running a local script of the manifest (with and without phpIPAM)", async () => {
+        const ipam = { kind: "phpipam", url: "https://ipam.example", appId: "hacp", token: "t", section: "K8s cluster" };
+        for (const [resources, withIpam] of [[(await recordLab("7")).resources, false], [(await recordLab("7", (raw) => (raw.ipam = ipam))).resources, true]] as const) {
+            const steps = new Map(resources.filter((r) => r.type === COMPONENT_TYPES.localStep).map((s) => [s.urn, s]));
+            const local = resources.filter((r) => r.type === "command:local:Command");
+            assert.ok(local.length > 0, "the lab registers local commands");
+            for (const c of local) {
+                const step = steps.get(c.parent ?? "");
+                assert.ok(step, `${c.urn} is not under a LocalStep`);
+                assert.ok(isScriptId(String(step.inputs.script)) && scriptEntry(step.inputs.script as ScriptId).host === "local", `${c.urn} runs ${String(step.inputs.script)}, not a local script of the manifest`);
+            }
+            assert.equal(local.some((c) => c.name.startsWith("ipam-")), withIpam, "phpIPAM's commands are there exactly when it is configured");
+        }
     });
 
     it("every component file is used by a phase (or listed as shared)", () => {

@@ -23,8 +23,8 @@ const withSecrets = (raw: Record<string, unknown>) => {
 describe("load balancer and DNS under mocks (lab stack)", function () {
     this.timeout(30_000);
     let resources: readonly RecordedResource[];
-    // A command shares its name with its RemoteStep: by name is the command (or a component).
-    const named = (within: readonly RecordedResource[], name: string) => within.find((x) => x.name === name && x.type !== COMPONENT_TYPES.remoteStep);
+    // A command shares its name with its RemoteStep or LocalStep: by name is the command (or a component).
+    const named = (within: readonly RecordedResource[], name: string) => within.find((x) => x.name === name && x.type !== COMPONENT_TYPES.remoteStep && x.type !== COMPONENT_TYPES.localStep);
     const byName = (name: string) => {
         const r = named(resources, name);
         assert.ok(r, `no resource ${name}`);
@@ -54,7 +54,8 @@ describe("load balancer and DNS under mocks (lab stack)", function () {
         assert.equal(byName("apiserver-lb").parent, resources.find((r) => r.name === "phase-1")!.urn);
         assert.ok(deps("apiserver-dns-a").includes("apiserver-lb-pfsense"), "the name points at the VIP only once it answers");
         assert.ok(deps("apiserver-dns-stale-kubernetes-10.0.20.100").includes("apiserver-dns-a"));
-        assert.match(String(byName("apiserver-dns-a").inputs.create), /^bash scripts\/dns\/vip-record\.sh add .*--name k8s-apiserver\.viktorbarzin\.lan --ip 10\.0\.20\.99/);
+        assert.ok(String(byName("apiserver-dns-a").inputs.create).startsWith(`bash ${path.join(PROJECT_DIR, "scripts/dns/vip-record.sh")} add `), "the script by its absolute path");
+        assert.match(String(byName("apiserver-dns-a").inputs.create), /vip-record\.sh add .*--name k8s-apiserver\.viktorbarzin\.lan --ip 10\.0\.20\.99/);
     });
 
     it("each LB command is under its RemoteStep (same name), under its component, with an alias to its URN from before the step", () => {
@@ -68,6 +69,18 @@ describe("load balancer and DNS under mocks (lab stack)", function () {
             const before = cmd.urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$");
             assert.deepEqual(cmd.aliases, [before]);
             assert.equal(before, `${byName(component).urn.replace(/::[^:]+$/, "")}$command:remote:Command::${name}`);
+        }
+    });
+
+    it("each DNS command is under its LocalStep (same name), under ApiserverDnsRecord, with an alias to its URN from before the step", () => {
+        for (const name of ["apiserver-dns-a", "apiserver-dns-stale-kubernetes-10.0.20.100"]) {
+            const cmd = byName(name);
+            assert.equal(cmd.type, "command:local:Command");
+            const step = resources.find((x) => x.urn === cmd.parent)!;
+            assert.equal(step.type, COMPONENT_TYPES.localStep);
+            assert.equal(step.name, name);
+            assert.equal(nameOf(step.parent!), "apiserver-dns");
+            assert.deepEqual(cmd.aliases, [`${byName("apiserver-dns").urn.replace(/::[^:]+$/, "")}$command:local:Command::${name}`]);
         }
     });
 
@@ -138,8 +151,8 @@ describe("load balancer and DNS under mocks (lab stack)", function () {
             const text = readFileSync(out, "utf8");
             assert.ok(!text.includes(TSIG) && !text.includes("dHNpZy1zZWNyZXQ"), "TSIG secret in the plan");
             assert.ok(!text.includes("b3BlbnNzaC1rZXktdGhhdC1tdXN0"), "SSH key in the plan");
-            const plan = JSON.parse(text) as { phases: { resources: { name: string; inputs: Record<string, unknown> }[] }[] };
-            const dns = plan.phases.flatMap((p) => p.resources).find((r) => r.name === "apiserver-dns-a")!;
+            const plan = JSON.parse(text) as { phases: { resources: { name: string; type: string; inputs: Record<string, unknown> }[] }[] };
+            const dns = plan.phases.flatMap((p) => p.resources).find((r) => r.name === "apiserver-dns-a" && r.type === "command:local:Command")!;
             assert.equal(dns.inputs.stdin, "[secret]");
         } finally {
             rmSync(dir, { recursive: true, force: true });
