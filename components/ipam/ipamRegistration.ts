@@ -9,10 +9,20 @@ import type { ScriptId } from "../scriptManifest";
 export const IPAM_SCRIPT = "ipam/phpipam-address.sh" satisfies ScriptId;
 
 export interface IpamRegistrationArgs {
-    readonly topology: Topology;
+    /** phpIPAM: URL, app id, section, timeout, TLS settings. */
     readonly ipam: IpamConfig;
+    /** The addresses to record (the VIP and each new master), their descriptions carrying the marker. */
+    readonly addresses: readonly IpamAddress[];
+    /** The ownership marker in a record's description: what the stack may correct and delete. */
+    readonly marker: string;
     /** The phpIPAM app code token; it reaches the script on stdin only. */
     readonly token: pulumi.Output<string>;
+}
+
+/** The topology's addresses and marker (the phase 1 builder's mapping). */
+export function ipamRegistrationInputs(topology: Topology): Pick<IpamRegistrationArgs, "addresses" | "marker"> {
+    const marker = ownershipMarker(lbOwner(topology));
+    return { addresses: ipamAddresses(topology.cluster, topology.newMasters, marker), marker };
 }
 
 /** The script's arguments for one address (the token is not among them). */
@@ -47,9 +57,7 @@ export class IpamRegistration extends pulumi.ComponentResource {
     readonly addresses: command.local.Command[];
 
     constructor(name: string, args: IpamRegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
-        const { topology, ipam } = args;
-        const marker = ownershipMarker(lbOwner(topology));
-        const addresses = ipamAddresses(topology.cluster, topology.newMasters, marker);
+        const { ipam, addresses, marker } = args;
         super(COMPONENT_TYPES.ipamRegistration, name, { ipam: `${ipam.kind} ${ipam.url} (${ipam.section})`, addresses: addresses.map((a) => `${a.ip} ${a.hostname}`) }, opts);
         this.addresses = addresses.map(
             (address) =>

@@ -7,10 +7,23 @@ import type { ScriptId } from "../scriptManifest";
 
 export const DNS_SCRIPT = "dns/vip-record.sh" satisfies ScriptId;
 
+/** The record phase 1 adds: the apiserver's name and the VIP. */
+export interface VipRecord {
+    readonly fqdn: string;
+    readonly ip: string;
+}
+
 export interface ApiserverDnsRecordArgs {
-    readonly topology: Topology;
+    /** The DNS server, zone, TSIG key name and algorithm, TTL, and the stale records to remove. */
+    readonly dns: DnsConfig;
+    readonly record: VipRecord;
     /** The TSIG secret; it reaches the script on stdin only. */
     readonly tsigSecret: pulumi.Output<string>;
+}
+
+/** The topology's record: the apiserver's name to the VIP (the phase 1 builder's mapping). */
+export function vipRecord(cluster: Pick<Topology["cluster"], "apiserverFqdn" | "vip">): VipRecord {
+    return { fqdn: cluster.apiserverFqdn, ip: cluster.vip };
 }
 
 function recordArgs(dns: DnsConfig, fqdn: string, ip: string): string[] {
@@ -55,21 +68,21 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
     readonly staleRemovals: command.local.Command[];
 
     constructor(name: string, args: ApiserverDnsRecordArgs, opts?: pulumi.ComponentResourceOptions) {
-        const { dns, cluster } = args.topology;
+        const { dns, record } = args;
         super(
             COMPONENT_TYPES.apiserverDnsRecord,
             name,
-            { record: `${cluster.apiserverFqdn} A ${cluster.vip}`, server: `${dns.server}:${dns.port}`, staleRecords: dns.staleRecords.map((s) => `${s.fqdn} A ${s.ip}`) },
+            { record: `${record.fqdn} A ${record.ip}`, server: `${dns.server}:${dns.port}`, staleRecords: dns.staleRecords.map((s) => `${s.fqdn} A ${s.ip}`) },
             opts,
         );
         // The TSIG secret reaches nsupdate on stdin only (LocalStep: no log, secret outputs).
         this.record = new LocalStep(
             `${name}-a`,
             {
-                ...recordStep(dns, cluster.apiserverFqdn, cluster.vip),
+                ...recordStep(dns, record.fqdn, record.ip),
                 secretStdin: args.tsigSecret,
                 // A new name, address or TTL is a new record: the old one goes first, then the new one.
-                triggers: [cluster.apiserverFqdn, cluster.vip, dns.ttl],
+                triggers: [record.fqdn, record.ip, dns.ttl],
                 formerParent: this,
                 commandOptions: { deleteBeforeReplace: true },
             },

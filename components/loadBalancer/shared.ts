@@ -38,9 +38,9 @@ export function memberNames(topology: Topology): string[] {
     return topology.newMasters.map((m) => m.name);
 }
 
-/** The options the plain-HAProxy script gets on every action. */
-export function haproxyScriptOptions(topology: Topology): string[] {
-    return ["--config", topology.loadBalancer.haproxyConfig, "--owner", lbOwner(topology), "--backend", phaseOnePool(topology).backend.name];
+/** The options the plain-HAProxy script gets on every action: its config file, the owner marker, the backend. */
+export function haproxyScriptOptions(haproxyConfig: string, owner: string, backend: string): string[] {
+    return ["--config", haproxyConfig, "--owner", owner, "--backend", backend];
 }
 
 /** What an LB step ships: the command lines (both: every LB step undoes itself) and the stdin. */
