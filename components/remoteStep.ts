@@ -30,6 +30,12 @@ export interface StepSpec {
     /** Arguments for the same script on delete; without them the delete does nothing remote. */
     readonly deleteArgs?: readonly string[];
     readonly runAs: "root" | "user";
+    /**
+     * Non-secret text in front of the script on stdin: the input the script reads from its own
+     * frame (components/shipping/payloads.ts: a PHP state document, a bash payload). Secrets go
+     * in secretStdin.
+     */
+    readonly stdinPrefix?: string;
 }
 
 export interface RemoteStepArgs extends StepSpec {
@@ -69,7 +75,7 @@ export function shipStep(user: string, spec: StepSpec): ShippedCommand {
     return {
         create: stepCommandLine(user, spec.runAs, spec.args, runner),
         ...(spec.deleteArgs ? { delete: stepCommandLine(user, spec.runAs, spec.deleteArgs, runner) } : {}),
-        stdin: shippedText(spec.script),
+        stdin: `${spec.stdinPrefix ?? ""}${shippedText(spec.script)}`,
     };
 }
 

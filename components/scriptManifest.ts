@@ -9,8 +9,8 @@ import { bundleScript, BundleSpec } from "./kubeadm/bundle";
 import { scriptText } from "./scriptFile";
 import { HAPROXY_STATS_LIB, phpBundle } from "./shipping/phpBundle";
 
-/** Where a step runs: an existing or new master, a Proxmox node, the load balancer (pfSense or HAProxy). */
-export type HostKind = "master" | "new-master" | "proxmox" | "load-balancer";
+/** Where a step runs: an existing or new master, a Proxmox node, the load balancer (pfSense or HAProxy), or where `pulumi up` runs (LocalStep). */
+export type HostKind = "master" | "new-master" | "proxmox" | "load-balancer" | "local";
 
 export interface ScriptEntry {
     readonly host: HostKind;
@@ -44,6 +44,10 @@ export const SCRIPT_MANIFEST = {
     "cluster/verify-etcd.sh": { host: "master", runAs: "root", libs: BOTH_LIBS },
     // pfSense has no sudo (its admin is root-equivalent); a Linux HAProxy host's socket is root's.
     "cluster/lb-pool-check.php": { host: "load-balancer", runAs: "root", runner: "php", libs: [HAPROXY_STATS_LIB] },
+    "pfsense/haproxy-reconcile.php": { host: "load-balancer", runAs: "user", runner: "php", libs: [HAPROXY_STATS_LIB] },
+    "haproxy/apiserver-lb.sh": { host: "load-balancer", runAs: "root" },
+    "dns/vip-record.sh": { host: "local", runAs: "user" },
+    "ipam/phpipam-address.sh": { host: "local", runAs: "user" },
 } as const satisfies Record<string, ScriptEntry>;
 
 export type ScriptId = keyof typeof SCRIPT_MANIFEST;

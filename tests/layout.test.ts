@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import { existsSync, readdirSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { PHASE_REGISTRY, SHARED } from "../components/phases/registry";
-import { isScriptId, SCRIPT_MANIFEST, ScriptEntry } from "../components/scriptManifest";
+import { isScriptId, SCRIPT_MANIFEST, ScriptEntry, scriptEntry, ScriptId } from "../components/scriptManifest";
 import { COMPONENT_TYPES, PHASE_IDS } from "../topology";
 import { groupByPhase, PROJECT_DIR } from "../tools/planModel";
 import { phaseTable, README, readmeTable, TABLE_BEGIN, TABLE_END } from "../tools/phaseTable";
@@ -33,14 +33,6 @@ function filesUnder(dir: string): string[] {
 
 const phaseScripts = (e: (typeof PHASE_REGISTRY)[number]): string[] => [...e.scripts, ...(e.byHand ?? [])];
 const TEST_FILE = /\.(test|cp|engine)\.ts$/;
-
-/**
- * Remote commands of the lab not yet under a RemoteStep (issue 11, item 2, migrated component by
- * component); the list only shrinks.
- */
-const NOT_YET_REMOTE_STEPS: readonly RegExp[] = [
-    /-lb-pfsense$|^apiserver-lb-/, // loadBalancer/
-];
 
 describe("layout: the phase registry (components/phases/registry.ts) and what it names", function () {
     this.timeout(60_000);
@@ -99,14 +91,28 @@ describe("layout: the phase registry (components/phases/registry.ts) and what it
         }
     });
 
-    it("every script a RemoteStep ships is in the manifest, and every other remote command is one not migrated yet", async () => {
+    it("every remote command is under a RemoteStep, shipping a script of the manifest", async () => {
         const { resources } = await recordLab("7");
         const steps = resources.filter((r) => r.type === COMPONENT_TYPES.remoteStep);
         for (const s of steps) assert.ok(isScriptId(String(s.inputs.script)), `${s.urn} ships ${String(s.inputs.script)}, not in the manifest`);
         const stepUrns = new Set(steps.map((s) => s.urn));
         const outside = resources.filter((r) => r.type === "command:remote:Command" && !stepUrns.has(r.parent ?? "")).map((r) => r.name);
-        const pending = outside.filter((n) => !NOT_YET_REMOTE_STEPS.some((re) => re.test(n)));
-        assert.deepEqual(pending, [], "remote commands outside a RemoteStep that the migration list does not name");
+        assert.deepEqual(outside, [], "remote commands outside a RemoteStep");
+    });
+
+    it("every local command is under a LocalStep, running a local script of the manifest (with and without phpIPAM)", async () => {
+        const ipam = { kind: "phpipam", url: "https://ipam.example", appId: "hacp", token: "t", section: "K8s cluster" };
+        for (const [resources, withIpam] of [[(await recordLab("7")).resources, false], [(await recordLab("7", (raw) => (raw.ipam = ipam))).resources, true]] as const) {
+            const steps = new Map(resources.filter((r) => r.type === COMPONENT_TYPES.localStep).map((s) => [s.urn, s]));
+            const local = resources.filter((r) => r.type === "command:local:Command");
+            assert.ok(local.length > 0, "the lab registers local commands");
+            for (const c of local) {
+                const step = steps.get(c.parent ?? "");
+                assert.ok(step, `${c.urn} is not under a LocalStep`);
+                assert.ok(isScriptId(String(step.inputs.script)) && scriptEntry(step.inputs.script as ScriptId).host === "local", `${c.urn} runs ${String(step.inputs.script)}, not a local script of the manifest`);
+            }
+            assert.equal(local.some((c) => c.name.startsWith("ipam-")), withIpam, "phpIPAM's commands are there exactly when it is configured");
+        }
     });
 
     it("every component file is used by a phase (or listed as shared)", () => {

@@ -129,9 +129,11 @@ export function wrapCommand(command: string, columns: number): string[] {
 
 /** Steps in the order registered, each with its depth under the phase (0: the phase's own child). */
 const REMOTE_STEP_TYPE = "ha-control-plane:remote:RemoteStep";
+const LOCAL_STEP_TYPE = "ha-control-plane:local:LocalStep";
 
 /** `on <host> (<address>)` and, for root, `as root`: a remote step's inputs, never secret. */
 function stepWhere(step: PlannedResource): string {
+    if (step.type === LOCAL_STEP_TYPE) return "where pulumi up runs";
     const host = field(step.inputs, "host");
     const address = field(step.inputs, "address");
     const runAs = field(step.inputs, "runAs");
@@ -146,7 +148,7 @@ function stepScriptLine(step: PlannedResource): string {
 
 /**
  * Steps in the order registered, each with its depth under the phase (0: the phase's own child).
- * A RemoteStep whose one child is its command is one entry (`command` set), not two.
+ * A RemoteStep (LocalStep) whose one child is its command is one entry (`command` set), not two.
  */
 function stepTree(resources: readonly PlannedResource[]): { resource: PlannedResource; depth: number; command?: PlannedResource }[] {
     const inPhase = new Set(resources.filter((r) => r.type !== PHASE_TYPE).map((r) => r.urn));
@@ -161,7 +163,8 @@ function stepTree(resources: readonly PlannedResource[]): { resource: PlannedRes
     const walk = (parent: string | undefined, depth: number): void => {
         for (const r of children.get(parent) ?? []) {
             const own = children.get(r.urn) ?? [];
-            if (r.type === REMOTE_STEP_TYPE && own.length === 1 && own[0].type === "command:remote:Command") {
+            const stepCommand = r.type === REMOTE_STEP_TYPE ? "command:remote:Command" : r.type === LOCAL_STEP_TYPE ? "command:local:Command" : undefined;
+            if (stepCommand && own.length === 1 && own[0].type === stepCommand) {
                 out.push({ resource: r, depth, command: own[0] });
                 continue;
             }

@@ -82,6 +82,7 @@ export const COMPONENT_TYPES = {
     verification: "ha-control-plane:clusterOps:Verification",
     upgradeChain: "ha-control-plane:clusterOps:UpgradeChain",
     remoteStep: "ha-control-plane:remote:RemoteStep",
+    localStep: "ha-control-plane:local:LocalStep",
 } as const;
 
 export type ComponentType = (typeof COMPONENT_TYPES)[keyof typeof COMPONENT_TYPES];

@@ -2,35 +2,49 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, IpamAddress, IpamConfig, ipamAddresses, ownershipMarker, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { rerunOnUpdate } from "../commandLifecycle";
-import { shellQuote } from "../kubeadm/bundle";
+import { LocalStep, LocalStepSpec } from "../localStep";
 import { lbOwner } from "../loadBalancer/shared";
+import type { ScriptId } from "../scriptManifest";
 
-/** Relative to the project: `pulumi up` runs local commands in the project directory. */
-export const IPAM_SCRIPT = "scripts/ipam/phpipam-address.sh";
+export const IPAM_SCRIPT = "ipam/phpipam-address.sh" satisfies ScriptId;
 
 export interface IpamRegistrationArgs {
-    readonly topology: Topology;
+    /** phpIPAM: URL, app id, section, timeout, TLS settings. */
     readonly ipam: IpamConfig;
+    /** The addresses to record (the VIP and each new master), their descriptions carrying the marker. */
+    readonly addresses: readonly IpamAddress[];
+    /** The ownership marker in a record's description: what the stack may correct and delete. */
+    readonly marker: string;
     /** The phpIPAM app code token; it reaches the script on stdin only. */
     readonly token: pulumi.Output<string>;
 }
 
-/** The script's command line for one address (the token is not on it). */
-export function ipamCommandLine(action: "add" | "delete", ipam: IpamConfig, address: IpamAddress, marker: string): string {
+/** The topology's addresses and marker (the phase 1 builder's mapping). */
+export function ipamRegistrationInputs(topology: Topology): Pick<IpamRegistrationArgs, "addresses" | "marker"> {
+    const marker = ownershipMarker(lbOwner(topology));
+    return { addresses: ipamAddresses(topology.cluster, topology.newMasters, marker), marker };
+}
+
+/** The script's arguments for one address (the token is not among them). */
+function ipamArgs(action: "add" | "delete", ipam: IpamConfig, address: IpamAddress, marker: string): string[] {
     return [
-        "bash", IPAM_SCRIPT, action,
-        "--url", shellQuote(ipam.url),
-        "--app-id", shellQuote(ipam.appId),
-        "--section", shellQuote(ipam.section),
+        action,
+        "--url", ipam.url,
+        "--app-id", ipam.appId,
+        "--section", ipam.section,
         "--ip", address.ip,
         "--hostname", address.hostname,
-        "--description", shellQuote(address.description),
-        "--marker", shellQuote(marker),
+        "--description", address.description,
+        "--marker", marker,
         "--timeout", String(ipam.timeoutSeconds),
         ...(ipam.insecure ? ["--insecure"] : []),
-        ...(ipam.caFile ? ["--ca-file", shellQuote(ipam.caFile)] : []),
-    ].join(" ");
+        ...(ipam.caFile ? ["--ca-file", ipam.caFile] : []),
+    ];
+}
+
+/** One address's step: add on create and update, delete on destroy. */
+export function ipamStep(ipam: IpamConfig, address: IpamAddress, marker: string): LocalStepSpec {
+    return { script: IPAM_SCRIPT, args: ipamArgs("add", ipam, address, marker), deleteArgs: ipamArgs("delete", ipam, address, marker) };
 }
 
 /**
@@ -43,27 +57,23 @@ export class IpamRegistration extends pulumi.ComponentResource {
     readonly addresses: command.local.Command[];
 
     constructor(name: string, args: IpamRegistrationArgs, opts?: pulumi.ComponentResourceOptions) {
-        const { topology, ipam } = args;
-        const marker = ownershipMarker(lbOwner(topology));
-        const addresses = ipamAddresses(topology.cluster, topology.newMasters, marker);
+        const { ipam, addresses, marker } = args;
         super(COMPONENT_TYPES.ipamRegistration, name, { ipam: `${ipam.kind} ${ipam.url} (${ipam.section})`, addresses: addresses.map((a) => `${a.ip} ${a.hostname}`) }, opts);
         this.addresses = addresses.map(
             (address) =>
-                new command.local.Command(
+                new LocalStep(
                     `${name}-${address.key}`,
                     {
-                        create: ipamCommandLine("add", ipam, address, marker),
-                        // An idempotent add: an update re-runs it.
-                        ...rerunOnUpdate(ipamCommandLine("add", ipam, address, marker)),
-                        delete: ipamCommandLine("delete", ipam, address, marker),
-                        stdin: args.token,
+                        ...ipamStep(ipam, address, marker),
+                        // The token reaches the script on stdin only (LocalStep: no log, secret outputs).
+                        secretStdin: args.token,
                         // Another address, phpIPAM or section is another record: the old one goes first.
                         triggers: [address.ip, ipam.url, ipam.appId, ipam.section],
-                        // The token is on stdin: log nothing, keep the outputs secret (secrets-stay-secret).
-                        logging: command.types.enums.local.Logging.None,
+                        formerParent: this,
+                        commandOptions: { deleteBeforeReplace: true },
                     },
-                    childOf(this, opts, [], { deleteBeforeReplace: true, additionalSecretOutputs: ["stdout", "stderr"] }),
-                ),
+                    childOf(this, opts),
+                ).command,
         );
         this.registerOutputs({ registered: addresses.map((a) => a.ip) });
     }

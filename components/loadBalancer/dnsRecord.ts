@@ -2,20 +2,31 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPONENT_TYPES, DnsConfig, Topology } from "../../topology";
 import { childOf } from "../childOptions";
-import { rerunOnUpdate } from "../commandLifecycle";
+import { LocalStep, LocalStepSpec } from "../localStep";
+import type { ScriptId } from "../scriptManifest";
 
-/** Relative to the project: `pulumi up` runs the program (and local commands) in the project directory. */
-export const DNS_SCRIPT = "scripts/dns/vip-record.sh";
-/** The engine sets PULUMI_COMMAND_STDOUT to the previous create/update output (empty on create). */
-const PREVIOUS_OUTPUT = ' --previous "${PULUMI_COMMAND_STDOUT:-}"';
+export const DNS_SCRIPT = "dns/vip-record.sh" satisfies ScriptId;
+
+/** The record phase 1 adds: the apiserver's name and the VIP. */
+export interface VipRecord {
+    readonly fqdn: string;
+    readonly ip: string;
+}
 
 export interface ApiserverDnsRecordArgs {
-    readonly topology: Topology;
+    /** The DNS server, zone, TSIG key name and algorithm, TTL, and the stale records to remove. */
+    readonly dns: DnsConfig;
+    readonly record: VipRecord;
     /** The TSIG secret; it reaches the script on stdin only. */
     readonly tsigSecret: pulumi.Output<string>;
 }
 
-function recordArgs(dns: DnsConfig, fqdn: string, ip: string): string {
+/** The topology's record: the apiserver's name to the VIP (the phase 1 builder's mapping). */
+export function vipRecord(cluster: Pick<Topology["cluster"], "apiserverFqdn" | "vip">): VipRecord {
+    return { fqdn: cluster.apiserverFqdn, ip: cluster.vip };
+}
+
+function recordArgs(dns: DnsConfig, fqdn: string, ip: string): string[] {
     return [
         "--server", dns.server,
         "--port", String(dns.port),
@@ -25,7 +36,21 @@ function recordArgs(dns: DnsConfig, fqdn: string, ip: string): string {
         "--ttl", String(dns.ttl),
         "--key-name", dns.tsigKeyName,
         "--key-algorithm", dns.tsigAlgorithm,
-    ].join(" ");
+    ];
+}
+
+/** The record's step: add on create and update, delete on destroy. */
+export function recordStep(dns: DnsConfig, fqdn: string, ip: string): LocalStepSpec {
+    return { script: DNS_SCRIPT, args: ["add", ...recordArgs(dns, fqdn, ip)], deleteArgs: ["delete", ...recordArgs(dns, fqdn, ip)] };
+}
+
+/**
+ * A stale record's step: delete on create and update, restore on destroy. The output says
+ * whether this stack deleted it (an update carries that over from the previous output); the
+ * destroy restores it only then.
+ */
+export function staleRemovalStep(dns: DnsConfig, fqdn: string, ip: string): LocalStepSpec {
+    return { script: DNS_SCRIPT, args: ["delete", ...recordArgs(dns, fqdn, ip)], deleteArgs: ["restore", ...recordArgs(dns, fqdn, ip)], previousOutputFlag: "--previous" };
 }
 
 function relativeName(fqdn: string, zone: string): string {
@@ -43,52 +68,35 @@ export class ApiserverDnsRecord extends pulumi.ComponentResource {
     readonly staleRemovals: command.local.Command[];
 
     constructor(name: string, args: ApiserverDnsRecordArgs, opts?: pulumi.ComponentResourceOptions) {
-        const { dns, cluster } = args.topology;
+        const { dns, record } = args;
         super(
             COMPONENT_TYPES.apiserverDnsRecord,
             name,
-            { record: `${cluster.apiserverFqdn} A ${cluster.vip}`, server: `${dns.server}:${dns.port}`, staleRecords: dns.staleRecords.map((s) => `${s.fqdn} A ${s.ip}`) },
+            { record: `${record.fqdn} A ${record.ip}`, server: `${dns.server}:${dns.port}`, staleRecords: dns.staleRecords.map((s) => `${s.fqdn} A ${s.ip}`) },
             opts,
         );
-        const run = (action: string, fqdn: string, ip: string, extra = "") => `bash ${DNS_SCRIPT} ${action} ${recordArgs(dns, fqdn, ip)}${extra}`;
-        // These commands carry the TSIG secret on stdin: they log nothing and keep their output
-        // secret (the secrets-stay-secret policy). A failure still fails the up; run
-        // scripts/dns/vip-record.sh by hand to see nsupdate's own words.
-        const logging = command.types.enums.local.Logging.None;
-        const secretOutputs = ["stdout", "stderr"];
-
-        this.record = new command.local.Command(
+        // The TSIG secret reaches nsupdate on stdin only (LocalStep: no log, secret outputs).
+        this.record = new LocalStep(
             `${name}-a`,
             {
-                create: run("add", cluster.apiserverFqdn, cluster.vip),
-                // An idempotent add: an update re-runs it.
-                ...rerunOnUpdate(run("add", cluster.apiserverFqdn, cluster.vip)),
-                delete: run("delete", cluster.apiserverFqdn, cluster.vip),
-                stdin: args.tsigSecret,
+                ...recordStep(dns, record.fqdn, record.ip),
+                secretStdin: args.tsigSecret,
                 // A new name, address or TTL is a new record: the old one goes first, then the new one.
-                triggers: [cluster.apiserverFqdn, cluster.vip, dns.ttl],
-                logging,
+                triggers: [record.fqdn, record.ip, dns.ttl],
+                formerParent: this,
+                commandOptions: { deleteBeforeReplace: true },
             },
-            childOf(this, opts, [], { deleteBeforeReplace: true, additionalSecretOutputs: secretOutputs }),
-        );
+            childOf(this, opts),
+        ).command;
 
         this.staleRemovals = dns.staleRecords.map(
             (stale) =>
-                new command.local.Command(
+                new LocalStep(
                     `${name}-stale-${relativeName(stale.fqdn, dns.zone)}-${stale.ip}`,
-                    {
-                        // The output says whether this stack deleted it (an update carries that
-                        // over from the previous output); the destroy restores it only then.
-                        create: run("delete", stale.fqdn, stale.ip, PREVIOUS_OUTPUT),
-                        ...rerunOnUpdate(run("delete", stale.fqdn, stale.ip, PREVIOUS_OUTPUT)),
-                        delete: run("restore", stale.fqdn, stale.ip, PREVIOUS_OUTPUT),
-                        stdin: args.tsigSecret,
-                        triggers: [stale.fqdn, stale.ip],
-                        logging,
-                    },
+                    { ...staleRemovalStep(dns, stale.fqdn, stale.ip), secretStdin: args.tsigSecret, triggers: [stale.fqdn, stale.ip], formerParent: this },
                     // After the VIP's name exists, so the cluster's name never resolves to nothing.
-                    { ...childOf(this, opts, [this.record]), additionalSecretOutputs: secretOutputs },
-                ),
+                    childOf(this, opts, [this.record]),
+                ).command,
         );
         this.registerOutputs({ record: this.record.stdout });
     }

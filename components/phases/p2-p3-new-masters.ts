@@ -10,7 +10,7 @@ import { capacityPlan, NewMasterPlacement, nodeFacts, plannedNewMasters, Topolog
 import { CapacityGate } from "../capacityGate";
 import { ControlPlanePlacement } from "../controlPlanePlacement";
 import { ControlPlaneJoin, controlPlaneJoinArgs } from "../kubeadm/controlPlaneJoin";
-import { ApiserverPoolMember } from "../loadBalancer/poolMember";
+import { ApiserverPoolMember, poolMemberInputs } from "../loadBalancer/poolMember";
 import { MasterVm, MasterVmArgs } from "../masterVm";
 import type { NewMasterResult, PhaseInput, PhaseResults } from "./types";
 
@@ -78,7 +78,7 @@ export function newMastersPhase(input: PhaseInput): PhaseResults {
         // Into the LB pool only once the gate passed: in the graph the entry depends on the gate,
         // so a rollback takes the master out of the pool before the join's delete removes its
         // etcd member.
-        new ApiserverPoolMember(`${master.name}-lb`, { topology, master, sshPrivateKey: secrets.sshPrivateKey }, phase.childOptions([join.gate]));
+        new ApiserverPoolMember(`${master.name}-lb`, { ...poolMemberInputs(topology, master), sshPrivateKey: secrets.sshPrivateKey }, phase.childOptions([join.gate]));
         newMasters.push({ name: master.name, vm, gate: join.gate });
         previous = join.gate;
     }

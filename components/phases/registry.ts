@@ -225,6 +225,7 @@ export const SHARED = {
         "components/scriptFile.ts",
         "components/shipped.ts",
         "components/remoteStep.ts",
+        "components/localStep.ts",
         "components/scriptManifest.ts",
         "components/sshConnection.ts",
         "components/kubeadm/bundle.ts",

@@ -6,14 +6,24 @@
  */
 import { BASH_PAYLOAD_DELIMITER, PHP_STATE_CONSTANT } from "../../topology";
 
-/** The PHP reconcile script with its desired-state document in front, as the nowdoc constant it reads. */
-export function phpWithState(script: string, state: unknown): string {
+/** What goes in front of a PHP script: its desired-state document, as the nowdoc constant it reads. */
+export function phpStatePrefix(state: unknown): string {
     const json = JSON.stringify(state, null, 2);
-    return `<?php\nconst ${PHP_STATE_CONSTANT} = <<<'${PHP_STATE_CONSTANT}'\n${json}\n${PHP_STATE_CONSTANT};\n?>\n${script}`;
+    return `<?php\nconst ${PHP_STATE_CONSTANT} = <<<'${PHP_STATE_CONSTANT}'\n${json}\n${PHP_STATE_CONSTANT};\n?>\n`;
 }
 
-/** A bash script with its payload in front, assigned to HA_PAYLOAD by a quoted heredoc (no expansion). */
-export function bashWithPayload(script: string, payload: string): string {
+/** The PHP reconcile script with its desired-state document in front. */
+export function phpWithState(script: string, state: unknown): string {
+    return `${phpStatePrefix(state)}${script}`;
+}
+
+/** What goes in front of a bash script: its payload, assigned to HA_PAYLOAD by a quoted heredoc (no expansion). */
+export function bashPayloadPrefix(payload: string): string {
     if (payload.split("\n").includes(BASH_PAYLOAD_DELIMITER)) throw new Error(`payload contains the line ${BASH_PAYLOAD_DELIMITER}`);
-    return `HA_PAYLOAD=$(cat <<'${BASH_PAYLOAD_DELIMITER}'\n${payload.replace(/\n$/, "")}\n${BASH_PAYLOAD_DELIMITER}\n)\n${script}`;
+    return `HA_PAYLOAD=$(cat <<'${BASH_PAYLOAD_DELIMITER}'\n${payload.replace(/\n$/, "")}\n${BASH_PAYLOAD_DELIMITER}\n)\n`;
+}
+
+/** A bash script with its payload in front. */
+export function bashWithPayload(script: string, payload: string): string {
+    return `${bashPayloadPrefix(payload)}${script}`;
 }

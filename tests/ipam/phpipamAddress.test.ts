@@ -37,7 +37,7 @@ describe("phpIPAM registration of the VIP and the new masters (scripts/ipam/phpi
 
     const ipamConfig = (over: Json = {}) => ({ kind: "phpipam", url, appId: APP, token: CODE, section: "K8s cluster", caFile, timeoutSeconds: 5, ...over });
     const record = async (over: Json = {}): Promise<RecordedResource[]> =>
-        (await recordLab("1", (raw) => (raw.ipam = ipamConfig(over)))).resources.filter((r) => r.name.startsWith("ipam-"));
+        (await recordLab("1", (raw) => (raw.ipam = ipamConfig(over)))).resources.filter((r) => r.name.startsWith("ipam-") && r.type === "command:local:Command");
     /** A command's create or delete, as pulumi up runs a local command: in the project directory, stdin = the token. */
     const shipped = (command: RecordedResource, action: "create" | "delete", token = CODE): Promise<ScriptResult> =>
         run("bash", ["-c", `cd ${PROJECT_DIR} && ${String(command.inputs[action])}`], { stdin: token, timeoutMs: 30_000 });
@@ -77,7 +77,8 @@ describe("phpIPAM registration of the VIP and the new masters (scripts/ipam/phpi
             assert.ok(c.deleteBeforeReplace);
             assert.ok(!JSON.stringify(c.inputs).includes(CODE), "the token is in no input");
         }
-        assert.match(String(commands[0].inputs.create), /^bash scripts\/ipam\/phpipam-address\.sh add --url 'https:\/\/127\.0\.0\.1:\d+' --app-id 'hacp' --section 'K8s cluster' --ip 10\.0\.20\.99 --hostname k8s-apiserver\.viktorbarzin\.lan --description 'Kubernetes apiserver VIP \[managed by ha-control-plane\/lab\]'/);
+        assert.ok(String(commands[0].inputs.create).startsWith(`bash ${path.join(PROJECT_DIR, "scripts/ipam/phpipam-address.sh")} add `), "the script by its absolute path");
+        assert.match(String(commands[0].inputs.create), /phpipam-address\.sh add --url https:\/\/127\.0\.0\.1:\d+ --app-id hacp --section 'K8s cluster' --ip 10\.0\.20\.99 --hostname k8s-apiserver\.viktorbarzin\.lan --description 'Kubernetes apiserver VIP \[managed by ha-control-plane\/lab\]'/);
         assert.match(String(commands[1].inputs.delete), /phpipam-address\.sh delete .*--ip 10\.0\.20\.110 --hostname k8s-master-2\.viktorbarzin\.lan/);
         assert.deepEqual((await recordLab("1")).resources.filter((r) => r.name.startsWith("ipam")), [], "no ipam config, no registration");
         const { resources } = await recordLab("1", (raw) => (raw.ipam = ipamConfig()));

@@ -23,7 +23,7 @@ type Json = Record<string, any>;
 /** The load balancer's command as phase 1 registers it on the lab stack (with `edit` applied). */
 async function shippedCommand(edit?: ConfigEdit): Promise<RecordedResource> {
     const { resources } = await recordLab("1", edit);
-    const lb = resources.find((r) => r.name === "apiserver-lb-pfsense");
+    const lb = resources.find((r) => r.name === "apiserver-lb-pfsense" && r.type === "command:remote:Command");
     assert.ok(lb, "phase 1 registers the pfSense command");
     return lb;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { readPhpState } from "../../topology";
+import { COMPONENT_TYPES, readPhpState } from "../../topology";
 import { RecordedResource, SECRET } from "../../tools/recorder";
 import { nameOf, recordLab } from "../helpers/program";
 import { run } from "./scriptRunner";
@@ -23,8 +23,10 @@ const withSecrets = (raw: Record<string, unknown>) => {
 describe("load balancer and DNS under mocks (lab stack)", function () {
     this.timeout(30_000);
     let resources: readonly RecordedResource[];
+    // A command shares its name with its RemoteStep or LocalStep: by name is the command (or a component).
+    const named = (within: readonly RecordedResource[], name: string) => within.find((x) => x.name === name && x.type !== COMPONENT_TYPES.remoteStep && x.type !== COMPONENT_TYPES.localStep);
     const byName = (name: string) => {
-        const r = resources.find((x) => x.name === name);
+        const r = named(resources, name);
         assert.ok(r, `no resource ${name}`);
         return r;
     };
@@ -52,7 +54,34 @@ describe("load balancer and DNS under mocks (lab stack)", function () {
         assert.equal(byName("apiserver-lb").parent, resources.find((r) => r.name === "phase-1")!.urn);
         assert.ok(deps("apiserver-dns-a").includes("apiserver-lb-pfsense"), "the name points at the VIP only once it answers");
         assert.ok(deps("apiserver-dns-stale-kubernetes-10.0.20.100").includes("apiserver-dns-a"));
-        assert.match(String(byName("apiserver-dns-a").inputs.create), /^bash scripts\/dns\/vip-record\.sh add .*--name k8s-apiserver\.viktorbarzin\.lan --ip 10\.0\.20\.99/);
+        assert.ok(String(byName("apiserver-dns-a").inputs.create).startsWith(`bash ${path.join(PROJECT_DIR, "scripts/dns/vip-record.sh")} add `), "the script by its absolute path");
+        assert.match(String(byName("apiserver-dns-a").inputs.create), /vip-record\.sh add .*--name k8s-apiserver\.viktorbarzin\.lan --ip 10\.0\.20\.99/);
+    });
+
+    it("each LB command is under its RemoteStep (same name), under its component, with an alias to its URN from before the step", () => {
+        for (const [name, component] of [["apiserver-lb-pfsense", "apiserver-lb"], ["k8s-master-2-lb-pfsense", "k8s-master-2-lb"], ["k8s-master-3-lb-pfsense", "k8s-master-3-lb"]]) {
+            const cmd = byName(name);
+            assert.equal(cmd.type, "command:remote:Command");
+            const step = resources.find((x) => x.urn === cmd.parent)!;
+            assert.equal(step.type, COMPONENT_TYPES.remoteStep);
+            assert.equal(step.name, name);
+            assert.equal(nameOf(step.parent!), component);
+            const before = cmd.urn.replace(`$${COMPONENT_TYPES.remoteStep}$`, "$");
+            assert.deepEqual(cmd.aliases, [before]);
+            assert.equal(before, `${byName(component).urn.replace(/::[^:]+$/, "")}$command:remote:Command::${name}`);
+        }
+    });
+
+    it("each DNS command is under its LocalStep (same name), under ApiserverDnsRecord, with an alias to its URN from before the step", () => {
+        for (const name of ["apiserver-dns-a", "apiserver-dns-stale-kubernetes-10.0.20.100"]) {
+            const cmd = byName(name);
+            assert.equal(cmd.type, "command:local:Command");
+            const step = resources.find((x) => x.urn === cmd.parent)!;
+            assert.equal(step.type, COMPONENT_TYPES.localStep);
+            assert.equal(step.name, name);
+            assert.equal(nameOf(step.parent!), "apiserver-dns");
+            assert.deepEqual(cmd.aliases, [`${byName("apiserver-dns").urn.replace(/::[^:]+$/, "")}$command:local:Command::${name}`]);
+        }
     });
 
     it("the load balancer's check is on record for the policies (HTTPS GET /readyz, no TLS verification)", () => {
@@ -82,12 +111,12 @@ describe("load balancer and DNS under mocks (lab stack)", function () {
             const lb = (raw as Raw).loadBalancer;
             Object.assign(lb, { kind: "haproxy", host: "10.0.20.2", user: "ops" });
         });
-        const apply = hap.find((r) => r.name === "apiserver-lb-haproxy")!;
+        const apply = named(hap, "apiserver-lb-haproxy")!;
         assert.match(String(apply.inputs.create), /^sudo -n bash -s -- apply --config \/etc\/haproxy\/haproxy\.cfg --owner ha-control-plane\/lab --backend apiserver_nodes --keep k8s-master-2,k8s-master-3 --wait-up 60$/);
         assert.match(String(apply.inputs.delete), /^sudo -n bash -s -- delete /);
         assert.match(String(apply.inputs.stdin), /^HA_PAYLOAD=\$\(cat <<'HA_CONTROL_PLANE_PAYLOAD'\n# ha-control-plane\/lab: /);
         assert.match(String(apply.inputs.stdin), /\n    option httpchk GET \/readyz\n/);
-        const entry = hap.find((r) => r.name === "k8s-master-2-lb-haproxy")!;
+        const entry = named(hap, "k8s-master-2-lb-haproxy")!;
         assert.match(String(entry.inputs.create), /add-server .*--name k8s-master-2/);
         assert.match(String(entry.inputs.delete), /remove-server .*--name k8s-master-2/);
         assert.match(String(entry.inputs.stdin), /\n    server k8s-master-2 10\.0\.20\.110:6443 check check-ssl verify none /);
@@ -122,8 +151,8 @@ describe("load balancer and DNS under mocks (lab stack)", function () {
             const text = readFileSync(out, "utf8");
             assert.ok(!text.includes(TSIG) && !text.includes("dHNpZy1zZWNyZXQ"), "TSIG secret in the plan");
             assert.ok(!text.includes("b3BlbnNzaC1rZXktdGhhdC1tdXN0"), "SSH key in the plan");
-            const plan = JSON.parse(text) as { phases: { resources: { name: string; inputs: Record<string, unknown> }[] }[] };
-            const dns = plan.phases.flatMap((p) => p.resources).find((r) => r.name === "apiserver-dns-a")!;
+            const plan = JSON.parse(text) as { phases: { resources: { name: string; type: string; inputs: Record<string, unknown> }[] }[] };
+            const dns = plan.phases.flatMap((p) => p.resources).find((r) => r.name === "apiserver-dns-a" && r.type === "command:local:Command")!;
             assert.equal(dns.inputs.stdin, "[secret]");
         } finally {
             rmSync(dir, { recursive: true, force: true });

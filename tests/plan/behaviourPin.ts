@@ -24,6 +24,8 @@ export const PIN_DIR = path.join(PROJECT_DIR, "tests", "fixtures", "behaviourPin
 export const BLOBS_FILE = path.join(PIN_DIR, "blobs.yaml");
 /** Strings longer than this go to blobs.yaml. */
 const BLOB_MIN_LENGTH = 200;
+/** What the checkout's absolute path reads as in the pin. */
+export const PROJECT_PLACEHOLDER = "<project>";
 
 export type Pinned = null | boolean | number | string | Pinned[] | { [key: string]: Pinned };
 
@@ -37,6 +39,8 @@ export const blobKeyOf = (ref: string): string | undefined => BLOB_REF.exec(ref)
 function pinned(value: unknown, blobs: Map<string, string>): Pinned {
     const plain = JSON.parse(JSON.stringify(value ?? null)) as Pinned;
     const walk = (v: Pinned): Pinned => {
+        // A local step names its script by absolute path: the pin holds it relative to the checkout.
+        if (typeof v === "string" && v.includes(PROJECT_DIR)) v = v.split(PROJECT_DIR).join(PROJECT_PLACEHOLDER);
         if (typeof v === "string" && v.length > BLOB_MIN_LENGTH) {
             const ref = blobRef(v);
             blobs.set(blobKeyOf(ref)!, v);
@@ -51,14 +55,14 @@ function pinned(value: unknown, blobs: Map<string, string>): Pinned {
 
 /**
  * How a recording reads as the stack before remote steps were components (issue 11): each
- * command under a RemoteStep that carries an alias is known by its alias URN and its step's
- * parent; the RemoteStep components themselves are left out. A command under a RemoteStep
+ * command under a RemoteStep (or LocalStep) that carries an alias is known by its alias URN and its step's
+ * parent; the step components themselves are left out. A command under a step
  * without an alias keeps its new URN, so the pin fails on it, as the engine would replace it.
  */
 export interface AliasView {
     /** New URN to the URN the golden files know. */
     readonly renamed: ReadonlyMap<string, string>;
-    /** The RemoteStep components, not in the golden files. */
+    /** The RemoteStep and LocalStep components, not in the golden files. */
     readonly steps: ReadonlySet<string>;
 }
 
@@ -69,7 +73,8 @@ function splitUrn(urn: string): [string, string] {
 }
 
 export function aliasView(resources: readonly RecordedResource[]): AliasView {
-    const stepParent = new Map(resources.filter((r) => r.type === COMPONENT_TYPES.remoteStep).map((r) => [r.urn, r.parent ?? ""]));
+    const isStep = (type: string) => type === COMPONENT_TYPES.remoteStep || type === COMPONENT_TYPES.localStep;
+    const stepParent = new Map(resources.filter((r) => isStep(r.type)).map((r) => [r.urn, r.parent ?? ""]));
     const renamed = new Map<string, string>();
     for (const r of resources) {
         if (!r.parent || !stepParent.has(r.parent)) continue;

@@ -2,7 +2,7 @@
  * The class behind issue 9: a script tested by a path it is not shipped by. Two guards:
  *  - every command the program registers runs a script from stdin in one of the shapes
  *    tests/helpers/shipped.ts reproduces (`[sudo -n] bash -s -- ARGS`, `[sudo -n] php -- ARGS`)
- *    or the one local command (`bash scripts/dns/vip-record.sh`, TSIG secret on stdin);
+ *    or a local step (`bash /abs/scripts/SCRIPT`, a "local" script of the manifest, its secret on stdin);
  *  - no test builds a script bundle or a shipped stdin by hand: tests take them from the
  *    functions the components build their commands with, so the two cannot drift.
  */
@@ -10,7 +10,8 @@ import { strict as assert } from "assert";
 import { readdirSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { isNoRerunUpdate } from "../../components/commandLifecycle";
-import { DNS_SCRIPT } from "../../components/loadBalancer/dnsRecord";
+import { SCRIPTS_DIR } from "../../components/scriptFile";
+import { SCRIPT_MANIFEST, ScriptEntry } from "../../components/scriptManifest";
 import { recordLab } from "../helpers/program";
 
 const STDIN_SHAPES = [/^(sudo -n )?bash -s --( |$)/, /^(sudo -n )?php --( |$)/];
@@ -44,10 +45,11 @@ describe("every script runs the way its component ships it", function () {
                 }
                 assert.ok(r.inputs.stdin, `${r.name} ships its script on stdin`);
             }
+            const local = (Object.entries(SCRIPT_MANIFEST) as [string, ScriptEntry][]).filter(([, e]) => e.host === "local").map(([id]) => `bash ${path.join(SCRIPTS_DIR, id)} `);
             for (const r of resources.filter((x) => x.type === "command:local:Command")) {
                 for (const action of ["create", "update", "delete"] as const) {
                     const line = r.inputs[action];
-                    if (line !== undefined && line !== null) assert.ok(String(line).startsWith(`bash ${DNS_SCRIPT} `), `${r.name} ${action}: ${String(line)}`);
+                    if (line !== undefined && line !== null) assert.ok(local.some((l) => String(line).startsWith(l)), `${r.name} ${action}: ${String(line)}`);
                 }
             }
         });
