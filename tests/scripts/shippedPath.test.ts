@@ -10,7 +10,6 @@ import { strict as assert } from "assert";
 import { readdirSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { isNoRerunUpdate } from "../../components/commandLifecycle";
-import { SCRIPTS_DIR } from "../../components/scriptFile";
 import { SCRIPT_MANIFEST, ScriptEntry } from "../../components/scriptManifest";
 import { recordLab } from "../helpers/program";
 
@@ -45,7 +44,7 @@ describe("every script runs the way its component ships it", function () {
                 }
                 assert.ok(r.inputs.stdin, `${r.name} ships its script on stdin`);
             }
-            const local = (Object.entries(SCRIPT_MANIFEST) as [string, ScriptEntry][]).filter(([, e]) => e.host === "local").map(([id]) => `bash ${path.join(SCRIPTS_DIR, id)} `);
+            const local = (Object.entries(SCRIPT_MANIFEST) as [string, ScriptEntry][]).filter(([, e]) => e.host === "local").map(([id]) => `bash scripts/${id} `);
             for (const r of resources.filter((x) => x.type === "command:local:Command")) {
                 for (const action of ["create", "update", "delete"] as const) {
                     const line = r.inputs[action];
