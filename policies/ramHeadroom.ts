@@ -1,5 +1,5 @@
 import { StackValidationPolicy } from "@pulumi/policy";
-import { capacityRow, describeCapacity } from "../topology";
+import { capacityRow, describeCapacity } from "@ha-control-plane/topology";
 import { capacityFacts, plannedVms } from "./resources";
 
 /**

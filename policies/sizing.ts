@@ -4,7 +4,7 @@
  * that would sit idle on a host that is short of it, and against less than the working set.
  */
 import { StackValidationPolicy } from "@pulumi/policy";
-import { DEFAULT_MAX_WORKING_SET_RATIO, SEED_OBSERVED_WORKING_SET_GIB, SizingBasis, sizingAdvice, sizingBasis } from "../topology";
+import { DEFAULT_MAX_WORKING_SET_RATIO, SEED_OBSERVED_WORKING_SET_GIB, SizingBasis, sizingAdvice, sizingBasis } from "@ha-control-plane/topology";
 import { plannedVms } from "./resources";
 
 export const controlPlaneSizing: StackValidationPolicy = {
