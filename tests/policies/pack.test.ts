@@ -104,6 +104,19 @@ describe("the policy pack", () => {
             assert.deepEqual(found, []);
         });
 
+        it("every pulumi command with the pack in the README, the docs and the workflow passes its --policy-pack-config", () => {
+            const root = path.resolve(__dirname, "../..");
+            const documents = ["README.md", ...readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`), ".github/workflows/pull-request.yml"];
+            const uses = documents.flatMap((file) =>
+                readFileSync(path.join(root, file), "utf8")
+                    .split("\n")
+                    .map((line, i) => ({ where: `${file}:${i + 1}`, line }))
+                    .filter(({ line }) => /pulumi(\s+--?\S+)*\s+(preview|up|update)\b.*--policy-pack[\s=]/.test(line)),
+            );
+            assert.ok(uses.length >= 4, `the commands were found: ${uses.map((u) => u.where).join(", ")}`);
+            assert.deepEqual(uses.filter(({ line }) => !/--policy-pack-config[\s=]\S/.test(line)).map(({ where, line }) => `${where}: ${line.trim()}`), []);
+        });
+
         it("the pack reads no file: no module of it imports a node built-in (its config arrives from the CLI)", () => {
             const builtins = packFiles()
                 .filter((f) => f.endsWith(".ts"))
