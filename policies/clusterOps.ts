@@ -11,7 +11,7 @@ import {
     KURED_GATE_ENV_FILE,
     readEnvFile,
     UPGRADE_CHAIN_ENV_FILE,
-} from "../topology";
+} from "@ha-control-plane/topology";
 import { CONFIGMAP_TYPE, CRONJOB_TYPE, known, knownString, plannedVms, stepsOf } from "./resources";
 
 function objectName(r: PolicyResource): string {

@@ -1,5 +1,5 @@
 import { StackValidationPolicy } from "@pulumi/policy";
-import { checkFinalControlPlane, faultTolerance, isFragileTransition, quorumOf } from "../topology";
+import { checkFinalControlPlane, faultTolerance, isFragileTransition, quorumOf } from "@ha-control-plane/topology";
 import { plannedVms } from "./resources";
 
 function masters(resources: Parameters<StackValidationPolicy["validateStack"]>[0]["resources"]) {

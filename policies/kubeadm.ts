@@ -3,7 +3,7 @@
  * control-plane taint (control-plane-taint).
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { checkJoinTaints, COMPONENT_TYPES, findKubeadmJoin, readJoinFacts, readTaintArgs } from "../topology";
+import { checkJoinTaints, COMPONENT_TYPES, findKubeadmJoin, readJoinFacts, readTaintArgs } from "@ha-control-plane/topology";
 import { componentFacts, FILE_TYPE, knownString, plannedVms, unitsOf } from "./resources";
 
 /** The snippets a VM's cloud-init settings point at (user-data, vendor-data), through its property dependencies. */

@@ -4,7 +4,7 @@
  * readers and held to its rule.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { checkApiserverHealthCheck, COMPONENT_TYPES, DEFAULT_MAX_DETECTION_MS, ObservedPool, readLoadBalancerPayload } from "../topology";
+import { checkApiserverHealthCheck, COMPONENT_TYPES, DEFAULT_MAX_DETECTION_MS, ObservedPool, readLoadBalancerPayload } from "@ha-control-plane/topology";
 import { COMMAND_TYPES, knownString, stepsOf } from "./resources";
 
 /** Load-balancer commands (phase 1's pool, each master's pool entry) with the pool they ship. */

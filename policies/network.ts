@@ -6,7 +6,7 @@
  * resource, so they come from the config (policies/<stack>.json, derived from the topology).
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { COMPONENT_TYPES, isIPv4, parseRange, readEndpointFacts, readKubeletCutoverFacts, vipConflicts } from "../topology";
+import { COMPONENT_TYPES, isIPv4, parseRange, readEndpointFacts, readKubeletCutoverFacts, vipConflicts } from "@ha-control-plane/topology";
 import { shippedPools } from "./loadBalancer";
 import { componentFacts, known, plannedVms, unitsOf } from "./resources";
 

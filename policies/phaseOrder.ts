@@ -12,7 +12,7 @@ import {
     LOAD_BALANCER_PHASE_COMPONENTS,
     readJoinFacts,
     readKubeletCutoverFacts,
-} from "../topology";
+} from "@ha-control-plane/topology";
 import { DependencyGraph } from "./graph";
 import { componentFacts, stepsOf, unitsOf } from "./resources";
 

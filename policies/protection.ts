@@ -4,7 +4,7 @@
  * resource the stack owns, so they come from the policy config (derived from masters[0]).
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { COMPONENT_TYPES, readJoinFacts, readNodeArgs, readProtectArgs, readVmidArgs } from "../topology";
+import { COMPONENT_TYPES, readJoinFacts, readNodeArgs, readProtectArgs, readVmidArgs } from "@ha-control-plane/topology";
 import { COMMAND_TYPES, componentFacts, known, knownString, ownerOf, unitsOf } from "./resources";
 
 export interface ExistingMasterConfig {

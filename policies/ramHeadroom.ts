@@ -1,11 +1,11 @@
 import { StackValidationPolicy } from "@pulumi/policy";
-import { capacityRow, describeCapacity, firstOverflowing } from "../topology";
+import { capacityRow, describeCapacity, firstOverflowing } from "@ha-control-plane/topology";
 import { capacityFacts, plannedVms } from "./resources";
 
 /**
- * The seed deferred the migration because the Proxmox host was 98% committed: 262 GiB of 267 GiB
- * allocated, and new masters would push it into swap and OOM. This refuses any plan whose VMs
- * do not fit in physical - host reserve - committed, per node.
+ * The seed deferred the migration because its Proxmox host was nearly fully committed, and new
+ * masters would push it into swap and OOM. This refuses any plan whose VMs do not fit in
+ * physical - host reserve - committed, per node (the figures are the stack's, from its graph).
  */
 export const ramHeadroom: StackValidationPolicy = {
     name: "ram-headroom",

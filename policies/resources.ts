@@ -4,7 +4,7 @@
  * the pure layer's functions, the same ones the program encodes them with.
  */
 import { PolicyResource, UnknownValueError } from "@pulumi/policy";
-import { isComponentType, mibToGib, NodeCapacityFacts, readCapacityTrigger, readMemberTag } from "../topology";
+import { isComponentType, mibToGib, NodeCapacityFacts, readCapacityTrigger, readMemberTag } from "@ha-control-plane/topology";
 
 export const VM_TYPE = "proxmoxve:index/vmLegacy:VmLegacy";
 export const FILE_TYPE = "proxmoxve:index/fileLegacy:FileLegacy";

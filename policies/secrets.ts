@@ -13,7 +13,7 @@ import {
     PROVIDER_CREDENTIAL_INPUTS,
     SECRET_CARRYING_INPUTS,
     SECRET_OUTPUT_TYPES,
-} from "../topology";
+} from "@ha-control-plane/topology";
 import { COMMAND_TYPES, CONFIGMAP_TYPE, FILE_TYPE, known, knownString } from "./resources";
 
 const SECRET_OUTPUTS = ["stdout", "stderr"];

@@ -10,7 +10,7 @@
  * Capacity stays per node: a spread that does not fit is ram-headroom's to refuse.
  */
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { COMPONENT_TYPES, judgeSpread, readPlacementFacts, SpreadCase, SpreadInput } from "../topology";
+import { COMPONENT_TYPES, judgeSpread, readPlacementFacts, SpreadCase, SpreadInput } from "@ha-control-plane/topology";
 import { componentFacts, plannedVms } from "./resources";
 
 type Resources = readonly PolicyResource[];

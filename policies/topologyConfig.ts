@@ -4,7 +4,7 @@
  * offline plan uses this for any stack; policies/<stack>.json holds the same values for the
  * CLI, and a test keeps policies/lab.json equal to what the lab topology implies.
  */
-import { Topology } from "../topology";
+import { Topology } from "@ha-control-plane/topology";
 
 export type DerivedPolicyConfig = Record<string, Record<string, unknown>>;
 

@@ -107,7 +107,9 @@ export interface ResolvedPolicyConfig {
 /**
  * The config each policy runs with, as the CLI reconciles it: the schema's defaults, then `all`,
  * then the policy's own entry. Throws PolicyConfigError, naming the policy and the key, when a
- * given config does not fit a schema (the CLI refuses to run then, too).
+ * given config does not fit a schema (the CLI refuses to run then, too). The CLI validates even
+ * without --policy-pack-config, and the pack has no config of its own, so there it refuses every
+ * required key; `undefined` here is a spec calling a policy bare, to see what it says without its facts.
  */
 export function resolvePolicyConfig(policies: Policies, config: PolicyConfig | undefined): Map<string, ResolvedPolicyConfig> {
     const errors: string[] = [];

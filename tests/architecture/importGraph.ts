@@ -13,7 +13,7 @@ import * as ts from "typescript";
 export interface ImportEdge {
     /** The module as written (`./config`, `fs`, `node:path`). */
     readonly specifier: string;
-    /** Project-relative path of the file it resolves to; only for relative specifiers. */
+    /** Project-relative path of the file it resolves to; for relative specifiers and the project's workspace packages. */
     readonly target?: string;
     readonly line: number;
 }
@@ -81,19 +81,55 @@ export function resolveRelative(root: string, from: string, specifier: string): 
     return undefined;
 }
 
+/**
+ * The project's own workspace packages (the root package.json's `workspaces`), by package name:
+ * the folder each is. An import of one by name (`@ha-control-plane/topology`) is an edge into
+ * that folder, as much as a relative import is.
+ */
+export function workspacePackages(root: string): Map<string, string> {
+    const packages = new Map<string, string>();
+    const rootManifest = path.join(root, "package.json");
+    if (!existsSync(rootManifest)) return packages;
+    const { workspaces } = JSON.parse(readFileSync(rootManifest, "utf8")) as { workspaces?: string[] };
+    for (const folder of workspaces ?? []) {
+        const manifest = path.join(root, folder, "package.json");
+        if (!existsSync(manifest)) continue;
+        const { name } = JSON.parse(readFileSync(manifest, "utf8")) as { name?: string };
+        if (name) packages.set(name, path.posix.normalize(folder));
+    }
+    return packages;
+}
+
+/** The workspace package a specifier names (`@scope/name` or `@scope/name/sub/path`), if any. */
+export function workspacePackageOf(specifier: string, packages: ReadonlyMap<string, string>): { name: string; folder: string; subpath: string } | undefined {
+    for (const [name, folder] of packages) {
+        if (specifier === name) return { name, folder, subpath: "" };
+        if (specifier.startsWith(`${name}/`)) return { name, folder, subpath: specifier.slice(name.length + 1) };
+    }
+    return undefined;
+}
+
+/** Where a specifier lands in the project: a relative one from `from`, a workspace package's from its folder. */
+export function resolveSpecifier(root: string, from: string, specifier: string, packages: ReadonlyMap<string, string>): string | undefined {
+    if (isRelative(specifier)) return resolveRelative(root, from, specifier);
+    const pkg = workspacePackageOf(specifier, packages);
+    if (!pkg) return undefined;
+    // Resolved as from a file at the package's root, so `name` is its index.ts and `name/x` its x.ts.
+    return resolveRelative(root, `${pkg.folder}/package.json`, pkg.subpath === "" ? "." : `./${pkg.subpath}`);
+}
+
 export function isRelative(specifier: string): boolean {
     return specifier === "." || specifier === ".." || specifier.startsWith("./") || specifier.startsWith("../");
 }
 
-export function buildImportGraph(root: string, files: readonly string[]): ImportGraph {
+export function buildImportGraph(root: string, files: readonly string[], packages: ReadonlyMap<string, string> = workspacePackages(root)): ImportGraph {
     const graph = new Map<string, ImportEdge[]>();
     for (const file of files) {
         const text = readFileSync(path.join(root, file), "utf8");
         graph.set(
             file,
             importSpecifiers(file, text).map(({ specifier, line }) => {
-                if (!isRelative(specifier)) return { specifier, line };
-                const target = resolveRelative(root, file, specifier);
+                const target = resolveSpecifier(root, file, specifier, packages);
                 return target === undefined ? { specifier, line } : { specifier, target, line };
             }),
         );
@@ -101,10 +137,23 @@ export function buildImportGraph(root: string, files: readonly string[]): Import
     return graph;
 }
 
-/** Relative specifiers that name no file: the graph would silently miss their edge. */
-export function unresolvedImports(graph: ImportGraph): string[] {
+/** Relative or workspace-package specifiers that name no file: the graph would silently miss their edge. */
+export function unresolvedImports(graph: ImportGraph, packages: ReadonlyMap<string, string> = new Map()): string[] {
+    const ours = (specifier: string) => isRelative(specifier) || workspacePackageOf(specifier, packages) !== undefined;
     return [...graph].flatMap(([file, edges]) =>
-        edges.filter((e) => isRelative(e.specifier) && e.target === undefined).map((e) => `${file}:${e.line} imports ${e.specifier}, which is no file`),
+        edges.filter((e) => ours(e.specifier) && e.target === undefined).map((e) => `${file}:${e.line} imports ${e.specifier}, which is no file`),
+    );
+}
+
+/**
+ * Relative imports that leave a workspace package's folder: a package reaches another only by
+ * its name, so it still resolves when the CLI loads it from its own folder (the policy pack).
+ */
+export function relativeImportsOutOf(graph: ImportGraph, folder: string): string[] {
+    return [...graph].flatMap(([file, edges]) =>
+        file.startsWith(`${folder}/`)
+            ? edges.filter((e) => isRelative(e.specifier) && e.target !== undefined && !e.target.startsWith(`${folder}/`)).map((e) => `${file}:${e.line} imports ${e.specifier} (${e.target}), outside ${folder}/`)
+            : [],
     );
 }
 

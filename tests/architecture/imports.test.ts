@@ -18,8 +18,10 @@ import {
     LayerRule,
     layerViolations,
     projectFiles,
+    relativeImportsOutOf,
     tangles,
     unresolvedImports,
+    workspacePackages,
 } from "./importGraph";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -126,11 +128,57 @@ describe("import graph: the cycle finder and the layer rules on small graphs", (
             assert.deepEqual(unresolvedImports(graph), ["main.ts:2 imports ./missing, which is no file"]);
         });
     });
+
+    describe("on a workspace package imported by name", () => {
+        let dir: string;
+        before(() => {
+            dir = mkdtempSync(path.join(tmpdir(), "hacp-imports-ws-"));
+            writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "root", workspaces: ["rules", "pack"] }));
+            for (const folder of ["rules", "pack"]) mkdirSync(path.join(dir, folder));
+            writeFileSync(path.join(dir, "rules", "package.json"), JSON.stringify({ name: "@x/rules", main: "index.ts" }));
+            writeFileSync(path.join(dir, "pack", "package.json"), JSON.stringify({ name: "x-pack", main: "index.ts" }));
+            writeFileSync(path.join(dir, "rules", "index.ts"), 'export * from "./quorum";\n');
+            // A rule that reaches back into the pack by its name: an upward import, and a cycle.
+            writeFileSync(path.join(dir, "rules", "quorum.ts"), 'import type { P } from "x-pack";\nexport const quorum = (n: number, _p?: P) => Math.floor(n / 2) + 1;\n');
+            writeFileSync(path.join(dir, "pack", "index.ts"), 'import { quorum } from "@x/rules";\nimport { gone } from "@x/rules/missing";\nimport "../rules/quorum";\nexport type P = typeof quorum | typeof gone;\n');
+        });
+        after(() => rmSync(dir, { recursive: true, force: true }));
+
+        it("resolves the package's name to its folder's index.ts and a subpath to its file, and sees the cycle through them", () => {
+            const packages = workspacePackages(dir);
+            assert.deepEqual([...packages], [["@x/rules", "rules"], ["x-pack", "pack"]]);
+            const graph = buildImportGraph(dir, projectFiles(dir, ["rules", "pack"]), packages);
+            assert.deepEqual(graph.get("pack/index.ts")!.map((e) => e.target), ["rules/index.ts", undefined, "rules/quorum.ts"]);
+            assert.deepEqual(findCycles(fileEdges(graph)).map(showCycle), ["pack/index.ts -> rules/quorum.ts -> pack/index.ts"]);
+            assert.deepEqual(unresolvedImports(graph, packages), ["pack/index.ts:2 imports @x/rules/missing, which is no file"]);
+            const rules: LayerRule[] = [{ layer: "rules", onlyFrom: ["rules"] }];
+            assert.deepEqual(layerViolations(graph, rules), ["rules/quorum.ts:1 imports pack/index.ts (rules -> pack)"]);
+        });
+
+        it("names a relative import that leaves a package's folder", () => {
+            const graph = buildImportGraph(dir, projectFiles(dir, ["rules", "pack"]));
+            assert.deepEqual(relativeImportsOutOf(graph, "pack"), ["pack/index.ts:3 imports ../rules/quorum (rules/quorum.ts), outside pack/"]);
+            assert.deepEqual(relativeImportsOutOf(graph, "rules"), []);
+        });
+    });
 });
 
 describe("import graph of this project", () => {
     const files = projectFiles(ROOT, SCANNED);
-    const graph = buildImportGraph(ROOT, files);
+    const packages = workspacePackages(ROOT);
+    const graph = buildImportGraph(ROOT, files, packages);
+
+    it("knows the workspace packages: the pure layer and the policy pack", () => {
+        assert.equal(packages.get("@ha-control-plane/topology"), "topology");
+        assert.equal(packages.get("ha-control-plane-policies"), "policies");
+    });
+
+    it("the policy pack reaches the pure layer by its package name only, so the pack's folder stands alone", () => {
+        assert.deepEqual(relativeImportsOutOf(graph, "policies"), []);
+        assert.deepEqual(relativeImportsOutOf(graph, "topology"), []);
+        const byName = [...graph].filter(([f]) => f.startsWith("policies/")).flatMap(([, edges]) => edges.filter((e) => e.specifier === "@ha-control-plane/topology"));
+        assert.ok(byName.length > 5 && byName.every((e) => e.target === "topology/index.ts"), "the pack's imports of @ha-control-plane/topology are edges to topology/index.ts");
+    });
 
     it("reads every layer's files", () => {
         for (const layer of SCANNED) assert.ok(files.some((f) => f === layer || f.startsWith(`${layer}/`)), `no .ts file read under ${layer}`);
@@ -138,8 +186,8 @@ describe("import graph of this project", () => {
         assert.ok([...graph.values()].flat().filter((e) => e.target).length > files.length, "too few imports resolved: the reader is broken");
     });
 
-    it("every relative import names a file (or its edge would be missing from the graph)", () => {
-        assert.deepEqual(unresolvedImports(graph), []);
+    it("every relative or workspace-package import names a file (or its edge would be missing from the graph)", () => {
+        assert.deepEqual(unresolvedImports(graph, packages), []);
     });
 
     it("has no import cycle, type-only imports included", () => {

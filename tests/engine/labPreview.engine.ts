@@ -14,6 +14,7 @@ import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
+import { policies } from "../../policies/pack";
 import { refusedPlugins, repoRoot } from "../../toolchain";
 import { diagnostics, EngineProject, offlinePlan, PLANTED, programRegistrations, registeredResources, requireCli } from "./helpers/engineProject";
 
@@ -50,6 +51,29 @@ describe("engine: pulumi preview of the lab program with the policy pack (real C
     // One case per phase, plus the host with room at the last phase (the day the deferral lifts).
     for (const phase of ["0", "1", "1.5", "2", "3", "4", "4.5", "5", "6", "7"]) cases.push({ title: `at target phase ${phase}`, phase });
     cases.push({ title: "at phase 7 with room on the host (200 GiB committed)", phase: "7", edit: (c) => (c["ha-control-plane:proxmox"].nodes[0].committedMemoryGiB = 200) });
+
+    // The pack holds no stack's figures: without --policy-pack-config the CLI itself refuses it.
+    describe("without --policy-pack-config", () => {
+        let project: EngineProject;
+        let preview: Awaited<ReturnType<EngineProject["run"]>>;
+
+        before(async () => {
+            project = new EngineProject({ lab: stackFile("0") });
+            await project.initStack("lab");
+            preview = await project.run(["preview", "--stack", "lab", "--policy-pack", path.join(repoRoot, "policies")]);
+        });
+        after(() => project?.cleanup());
+
+        it("loads the pack, then fails before any step, naming every required key of every policy", () => {
+            assert.ok(preview.events.some((e) => e.policyLoadEvent), preview.stderr);
+            assert.notEqual(preview.code, 0);
+            const required = policies.flatMap((p) => (p.configSchema?.required ?? []).map((key) => `${p.name}: ${key} is required`));
+            assert.ok(required.length >= 5, required.join("; "));
+            const errors = diagnostics(preview.events, ["error"]).map((d) => d.message);
+            for (const message of required) assert.ok(errors.some((e) => e.includes("validating policy config") && e.includes(message)), `${message} in ${JSON.stringify(errors)}`);
+            assert.deepEqual(registeredResources(preview.events).filter((r) => r.type !== "pulumi:pulumi:Stack"), [], "nothing registered past the stack");
+        });
+    });
 
     for (const c of cases) {
         describe(c.title, () => {
