@@ -32,6 +32,16 @@ function runStep(cp: ControlPlane, stdin: string, commandLine: string) {
     return cp.onMaster(cp.first, ["bash", "-c", commandLine], { input: stdin, env: { HACP_POLL_SECONDS: "1" }, timeoutMs: 600_000 });
 }
 
+/** What an apply must store: v1beta4 (kubeadm uploads in its own version), the VIP endpoint, the VIP and DNS name among the SANs. */
+async function retrofittedConfiguration(cp: ControlPlane, run: { code: number | null; stderr: string }): Promise<Json> {
+    assert.equal(run.code, 0, run.stderr);
+    const { cc } = await liveClusterConfiguration(cp);
+    assert.equal(cc.apiVersion, "kubeadm.k8s.io/v1beta4");
+    assert.equal(cc.controlPlaneEndpoint, `${TEST_VIP}:6443`);
+    assert.deepEqual(cc.apiServer.certSANs, ["k8s-master.viktorbarzin.lan", TEST_VIP, "k8s-apiserver.viktorbarzin.lan"]);
+    return cc;
+}
+
 /** What a restore (the step's delete) must leave: the original endpoint, SANs and certificate, served, /readyz ok. */
 async function assertRestored(cp: ControlPlane, run: { code: number | null; stderr: string }, originalCert: Buffer): Promise<void> {
     assert.equal(run.code, 0, run.stderr);
@@ -72,12 +82,7 @@ describe("phase 0 for real, v1beta4: retrofit.sh as the component ships it, on a
         const c = cp!;
         const before = c.first.kubelet.running("kube-apiserver")!;
         const run = await runStep(c, step.stdin, step.create);
-        assert.equal(run.code, 0, run.stderr);
-
-        const { cc } = await liveClusterConfiguration(c);
-        assert.equal(cc.apiVersion, "kubeadm.k8s.io/v1beta4");
-        assert.equal(cc.controlPlaneEndpoint, `${TEST_VIP}:6443`);
-        assert.deepEqual(cc.apiServer.certSANs, ["k8s-master.viktorbarzin.lan", TEST_VIP, "k8s-apiserver.viktorbarzin.lan"]);
+        const cc = await retrofittedConfiguration(c, run);
         assert.deepEqual(cc.apiServer.extraArgs, original.apiServer.extraArgs, "other fields kept");
         assert.deepEqual(cc.networking, original.networking);
 
@@ -188,13 +193,8 @@ describe("phase 0 for real, v1beta3 stored by an older kubeadm: retrofit.sh as s
     it("reads v1beta3, kubeadm 1.34 accepts the patched v1beta3 document and stores it as v1beta4 with the endpoint and SANs; the certificate gains them", async () => {
         const c = cp!;
         assert.equal((await liveClusterConfiguration(c)).cc.apiVersion, "kubeadm.k8s.io/v1beta3");
-        const run = await runStep(c, step.stdin, step.create);
-        assert.equal(run.code, 0, run.stderr);
-        const { cc } = await liveClusterConfiguration(c);
         // kubeadm marshals what it uploads in its own API version: the v1beta3 input comes back v1beta4.
-        assert.equal(cc.apiVersion, "kubeadm.k8s.io/v1beta4");
-        assert.equal(cc.controlPlaneEndpoint, `${TEST_VIP}:6443`);
-        assert.deepEqual(cc.apiServer.certSANs, ["k8s-master.viktorbarzin.lan", TEST_VIP, "k8s-apiserver.viktorbarzin.lan"]);
+        const cc = await retrofittedConfiguration(c, await runStep(c, step.stdin, step.create));
         assert.deepEqual(cc.apiServer.extraArgs, [{ name: "authorization-mode", value: "Node,RBAC" }], "the v1beta3 map became v1beta4's list");
         const newSans = certSans(apiserverCert(c));
         for (const san of [...certSans(originalCert), ...VIP_SANS]) assert.ok(newSans.includes(san), `${san} in ${newSans.join(" ")}`);
