@@ -31,7 +31,7 @@ export const SCRIPT_MANIFEST = {
     "kubeadm/proxmox-snapshot.sh": { host: "proxmox", runAs: "root" },
     "kubeadm/retrofit.sh": { host: "master", runAs: "root", libs: KUBEADM_LIB, embed: ["kubeadm/patch-cluster-config.py"] },
     "kubeadm/node-ready.sh": { host: "new-master", runAs: "root", libs: KUBEADM_LIB },
-    "kubeadm/reset-node-via-agent.sh": { host: "proxmox", runAs: "root", embed: ["kubeadm/reset-node.sh"] },
+    "kubeadm/reset-node-via-agent.sh": { host: "proxmox", runAs: "root", libs: KUBEADM_LIB, embed: ["kubeadm/reset-node.sh"] },
     "kubeadm/control-plane-member.sh": { host: "master", runAs: "root", libs: BOTH_LIBS },
     "kubeadm/join-material.sh": { host: "master", runAs: "root", libs: KUBEADM_LIB },
     "kubeadm/join-control-plane.sh": { host: "new-master", runAs: "root", libs: KUBEADM_LIB },

@@ -9,18 +9,15 @@
 #   reset-node-via-agent.sh --check --vmid VMID --node-name NAME
 #       Only reports whether the VM runs and its agent answers (the program's create step).
 # e.g.  ./reset-node-via-agent.sh --vmid 206 --node-name k8s-master-3
-# Runs on the Proxmox node as root; reset-node.sh must sit next to it (the program ships it).
-# Exit 0 (always, once the arguments are valid), 2 usage.
+# Runs on the Proxmox node as root; reset-node.sh and lib.sh must sit next to it (the program
+# ships both with it). Exit 0 (always, once the arguments are valid), 2 usage.
 set -euo pipefail
 
-log() { echo "reset-node-via-agent: $*" >&2; }
-warn() { echo "reset-node-via-agent: WARNING: $*" >&2; }
-usage_error() { echo "reset-node-via-agent: $* (see the usage at the top of the script)" >&2; exit 2; }
-# The value of option $1, refused when absent (the next word is another option or nothing).
-need_value() {
-    [[ -n ${2:-} && ${2:0:2} != -- ]] || usage_error "$1 needs a value"
-    printf '%s' "$2"
-}
+SCRIPT_NAME="reset-node-via-agent"
+if ! declare -F hacp_lib_loaded >/dev/null; then
+    # shellcheck source-path=SCRIPTDIR source=lib.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+fi
 
 reset_script() {
     if declare -F hacp_embedded_reset_node_sh >/dev/null; then
