@@ -86,6 +86,11 @@ export function inFrontOfScript(prefix: string, script: string): string {
     return `${script.slice(0, eol)}${prefix}${script.slice(eol)}`;
 }
 
+/** What a step ships once its secretStdin is known: the text after the script's #! line (RemoteStep's stdin; the script tests run exactly this). */
+export function withSecretStdin(shipped: ShippedCommand, secret: string): ShippedCommand {
+    return { ...shipped, stdin: inFrontOfScript(secret, shipped.stdin) };
+}
+
 export class RemoteStep extends pulumi.ComponentResource {
     readonly command: command.remote.Command;
 
@@ -107,7 +112,7 @@ export class RemoteStep extends pulumi.ComponentResource {
                 create: shipped.create,
                 ...(args.update ?? rerunOnUpdate(shipped.create)),
                 ...(shipped.delete ? { delete: shipped.delete } : {}),
-                stdin: args.secretStdin ? pulumi.secret(args.secretStdin.apply((secret) => inFrontOfScript(secret, shipped.stdin))) : shipped.stdin,
+                stdin: args.secretStdin ? pulumi.secret(args.secretStdin.apply((secret) => withSecretStdin(shipped, secret).stdin)) : shipped.stdin,
                 ...(args.triggers ? { triggers: args.triggers } : {}),
                 logging: args.logging ?? command.types.enums.remote.Logging.StdoutAndStderr,
             },

@@ -52,29 +52,17 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * Secrets for a script, put in front of it on stdin as exported variables: they never appear in
- * a command line (ps, logs, the create/delete inputs), only in stdin, which is a secret input.
- */
-export function withSecretEnv(env: Record<string, pulumi.Input<string>>, script: string): pulumi.Output<string> {
-    const names = Object.keys(env);
-    return pulumi.secret(pulumi.all(names.map((n) => env[n])).apply((values) => secretEnvScript(Object.fromEntries(names.map((n, i) => [n, values[i]])), script)));
-}
-
-/** The text withSecretEnv sends, for known values: `export NAME='value'` lines, then the script. */
-export function secretEnvScript(values: Readonly<Record<string, string>>, script: string): string {
-    return `#!/usr/bin/env bash\n${exportLines(values)}${withoutShebang(script)}`;
-}
-
-/**
- * The same `export NAME='value'` lines as a secret, for a RemoteStep's secretStdin (which puts
- * them after the script's #! line, so the step ships what withSecretEnv would).
+ * Secrets for a script as `export NAME='value'` lines, a secret for a RemoteStep's secretStdin
+ * (which puts them after the script's #! line): they never appear in a command line (ps, logs,
+ * the create/delete inputs), only in stdin, which is a secret input.
  */
 export function secretEnvLines(env: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
     const names = Object.keys(env);
-    return pulumi.secret(pulumi.all(names.map((n) => env[n])).apply((values) => exportLines(Object.fromEntries(names.map((n, i) => [n, values[i]])))));
+    return pulumi.secret(pulumi.all(names.map((n) => env[n])).apply((values) => secretEnvText(Object.fromEntries(names.map((n, i) => [n, values[i]])))));
 }
 
-function exportLines(values: Readonly<Record<string, string>>): string {
+/** The text secretEnvLines makes, for known values. */
+export function secretEnvText(values: Readonly<Record<string, string>>): string {
     const names = Object.keys(values);
     for (const name of names) if (!/^[A-Z_][A-Z0-9_]*$/.test(name)) throw new Error(`bad variable name ${name}`);
     return `${names.map((n) => `export ${n}=${shellQuote(values[n])}`).join("\n")}\n`;

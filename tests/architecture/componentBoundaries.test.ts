@@ -15,10 +15,6 @@ const ROOT = path.resolve(__dirname, "..", "..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
 const componentFiles = projectFiles(ROOT, ["components"]);
 
-/** Components not yet given their inputs (none now): the tests below skip what these name. */
-const PENDING: ReadonlySet<string> = new Set([]);
-const PENDING_FILES: ReadonlySet<string> = new Set([]);
-
 /** A phpIPAM config like the lab's commented one, so IpamRegistration is registered too. */
 const IPAM = { kind: "phpipam", url: "https://phpipam.example.lan/", appId: "hacontrolplane", section: "K8s cluster", token: "not-a-token" };
 
@@ -40,19 +36,15 @@ describe("component boundaries: inputs shown, no config read, providers through 
         const types = new Set(components.map((r) => r.type));
         // Every component type the project has is in the recording, so none escapes the check.
         assert.deepEqual([...types].sort(), Object.values(COMPONENT_TYPES).sort(), "the recording misses a component type");
-        const empty = components.filter((r) => !PENDING.has(r.type) && Object.keys(r.inputs).length === 0).map((r) => `${r.type} ${r.name}`);
+        const empty = components.filter((r) => Object.keys(r.inputs).length === 0).map((r) => `${r.type} ${r.name}`);
         assert.deepEqual(empty, [], "components that show no inputs in a preview");
         const secret = components.filter((r) => containsSecret(r.inputs)).map((r) => `${r.type} ${r.name}`);
         assert.deepEqual(secret, [], "components whose shown inputs hold a secret");
     });
 
     it("no component file passes {} to super", () => {
-        const offenders = componentFiles.filter((f) => !PENDING_FILES.has(f) && /\bsuper\(\s*[^,()]+,\s*[^,()]+,\s*\{\s*\}/.test(read(f)));
+        const offenders = componentFiles.filter((f) => /\bsuper\(\s*[^,()]+,\s*[^,()]+,\s*\{\s*\}/.test(read(f)));
         assert.deepEqual(offenders, []);
-    });
-
-    it("the pending lists name only components that still pass {} (empty them as they are fixed)", () => {
-        for (const f of PENDING_FILES) assert.match(read(f), /\bsuper\(\s*[^,()]+,\s*[^,()]+,\s*\{\s*\}/, `${f} no longer passes {}: take it out of PENDING_FILES and PENDING`);
     });
 
     it("only components/stackConfig.ts reads Pulumi config", () => {

@@ -16,8 +16,9 @@ import * as path from "path";
 import { parse } from "yaml";
 import { configMapCutoverScript } from "../../components/clusterOps/cutover";
 import { rootScriptCommand } from "../../components/clusterOps/remote";
-import { secretEnvScript } from "../../components/kubeadm/bundle";
+import { secretEnvText } from "../../components/kubeadm/bundle";
 import { joinMaterialStep } from "../../components/kubeadm/controlPlaneJoin";
+import { withSecretStdin } from "../../components/remoteStep";
 import { scriptText } from "../../components/scriptFile";
 import { ControlPlane, TEST_VIP } from "../helpers/controlPlane/controlPlane";
 import { LanHaproxy, projectHaproxyConfig, serverStatus, startLanHaproxy } from "../helpers/controlPlane/loadBalancer";
@@ -65,7 +66,7 @@ describe("join material and ConfigMap cut-overs for real: the shipped scripts wi
     describe("join material (join-material.sh as ControlPlaneJoin ships it)", () => {
         const step = joinMaterialStep(topology, topology.newMasters[0]);
         const secrets = freshSecrets();
-        const stdin = secretEnvScript({ KUBEADM_TOKEN: secrets.token, KUBEADM_CERTIFICATE_KEY: secrets.key }, step.script);
+        const { stdin } = withSecretStdin(step, secretEnvText({ KUBEADM_TOKEN: secrets.token, KUBEADM_CERTIFICATE_KEY: secrets.key }));
         const tokenId = secrets.token.split(".")[0];
         let first: Json;
 

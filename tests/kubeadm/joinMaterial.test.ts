@@ -9,12 +9,13 @@ import { spawnSync } from "child_process";
 import { createHash, createPublicKey } from "crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { withSecretEnv } from "../../components/kubeadm/bundle";
+import { secretEnvText } from "../../components/kubeadm/bundle";
 import { joinMaterialCommand } from "../../components/kubeadm/controlPlaneJoin";
+import { withSecretStdin } from "../../components/remoteStep";
 import { parseJoinMaterial } from "../../topology";
 import type { ShippedCommand } from "../../components/shipped";
 import { runShipped, withEditedLine } from "../helpers/shipped";
-import { KEY, nodeHost, resolve, TOKEN } from "./helpers/nodeHost";
+import { KEY, nodeHost, TOKEN } from "./helpers/nodeHost";
 import type { StubRule } from "./helpers/stubs";
 
 describe("join-material.sh as ControlPlaneJoin ships it (on the existing master; stub kubeadm and kubectl)", function () {
@@ -41,7 +42,7 @@ describe("join-material.sh as ControlPlaneJoin ships it (on the existing master;
         host.stubs.setRules(rules());
         // As the program ships it: the secrets exported in front of the bundle, on stdin.
         const built = joinMaterialCommand({ sshUser: "ubuntu", ttl: "30m", node: "k8s-master-2" });
-        const step = { ...built, stdin: await resolve(withSecretEnv({ KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY }, built.stdin)) };
+        const step = withSecretStdin(built, secretEnvText({ KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY }));
         const r = runShipped(step, env());
         assert.equal(r.status, 0, r.stderr);
         assert.deepEqual(parseJoinMaterial(r.stdout), { caCertHash: expectedHash, tokenExpires: "2030-01-01T00:30:00Z", tokenId: "abc123" });
@@ -62,10 +63,10 @@ describe("join-material.sh as ControlPlaneJoin ships it (on the existing master;
         assert.ok(!existsSync(path.join(host.stubs.dir, "token")));
     });
 
-    /** The step as ControlPlaneJoin builds it for k8s-master-2, with `secrets` exported in front of the bundle (withSecretEnv). */
-    const shipped = async (over: Partial<Parameters<typeof joinMaterialCommand>[0]> = {}, secrets: Record<string, string> = { KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY }): Promise<ShippedCommand> => {
+    /** The step as ControlPlaneJoin builds it for k8s-master-2, with `secrets` exported after its #! line, as RemoteStep ships its secretStdin. */
+    const shipped = (over: Partial<Parameters<typeof joinMaterialCommand>[0]> = {}, secrets: Record<string, string> = { KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY }): ShippedCommand => {
         const built = joinMaterialCommand({ sshUser: "ubuntu", ttl: "30m", node: "k8s-master-2", ...over });
-        return { ...built, stdin: await resolve(withSecretEnv(secrets, built.stdin)) };
+        return withSecretStdin(built, secretEnvText(secrets));
     };
     const noSecretIn = (r: { stdout: string; stderr: string }) => {
         for (const secret of [TOKEN, KEY, "0123456789abcdef"]) assert.ok(!(r.stdout + r.stderr).includes(secret), "no secret in the output");
@@ -73,7 +74,7 @@ describe("join-material.sh as ControlPlaneJoin ships it (on the existing master;
 
     it("shows a failing kubeadm's output with the secrets blanked out, and says which step failed (exit 1)", async () => {
         writeFileSync(path.join(host.k8s, "pki", "ca.crt"), readFileSync(path.join(host.root, "ca.crt")));
-        const step = await shipped();
+        const step = shipped();
         const cases: [StubRule[], RegExp][] = [
             [[{ bin: "kubeadm", args: "^init phase upload-certs", stdout: `error uploading with key ${KEY}\n`, exit: 1 }], /error uploading with key \[certificate-key\]\njoin-material: ERROR: kubeadm init phase upload-certs failed$/m],
             [[rules()[0], rules()[3], { bin: "kubeadm", args: "^token create ", stderr: `token ${TOKEN} rejected: invalid TTL\n`, exit: 1 }], /token \[token\] rejected: invalid TTL\njoin-material: ERROR: kubeadm token create failed$/m],
@@ -91,7 +92,7 @@ describe("join-material.sh as ControlPlaneJoin ships it (on the existing master;
     });
 
     it("fails (exit 1), printing no material, when the token is not there after kubeadm created it, or the cluster CA cannot be read (then before anything changes)", async () => {
-        const step = await shipped();
+        const step = shipped();
         rmSync(path.join(host.stubs.dir, "token"), { force: true });
         host.stubs.setRules([rules()[0], rules()[1], rules()[3], { bin: "kubectl", args: "get secret bootstrap-token-abc123 -o jsonpath", stderr: 'Error from server (NotFound): secrets "bootstrap-token-abc123" not found\n', exit: 1 }]);
         writeFileSync(path.join(host.k8s, "pki", "ca.crt"), readFileSync(path.join(host.root, "ca.crt")));
@@ -115,7 +116,7 @@ describe("join-material.sh as ControlPlaneJoin ships it (on the existing master;
     it("revoke (the delete) of a token that is already gone: nothing to delete (exit 0)", async () => {
         rmSync(path.join(host.stubs.dir, "token"), { force: true });
         host.stubs.setRules(rules());
-        const r = runShipped(await shipped(), env(), { action: "delete" });
+        const r = runShipped(shipped(), env(), { action: "delete" });
         assert.equal(r.status, 0, r.stderr);
         assert.match(r.stderr, /^join-material: bootstrap token abc123 is already gone$/m);
         assert.deepEqual(commands("kubeadm"), []);
@@ -124,20 +125,20 @@ describe("join-material.sh as ControlPlaneJoin ships it (on the existing master;
     it("refuses what it is given wrong with exit 2 before anything runs, echoing no secret: values the component passes on, secrets, and lines it never builds", async () => {
         host.stubs.setRules(rules());
         host.stubs.clearCalls();
-        const cases: [Promise<ShippedCommand>, "create" | "delete", RegExp][] = [
+        const cases: [ShippedCommand, "create" | "delete", RegExp][] = [
             [shipped({ ttl: "1d" }), "create", /--ttl must be a duration such as 30m/],
             [shipped({}, { KUBEADM_TOKEN: "Not-A-Token.0123456789abcdef", KUBEADM_CERTIFICATE_KEY: KEY }), "create", /KUBEADM_TOKEN must be \[a-z0-9\]\{6\}\.\[a-z0-9\]\{16\}/],
             [shipped({}, { KUBEADM_TOKEN: "Not-A-Token.0123456789abcdef", KUBEADM_CERTIFICATE_KEY: KEY }), "delete", /KUBEADM_TOKEN must be \[a-z0-9\]\{6\}\.\[a-z0-9\]\{16\}/],
             [shipped({}, { KUBEADM_TOKEN: TOKEN, KUBEADM_CERTIFICATE_KEY: KEY.slice(2) }), "create", /KUBEADM_CERTIFICATE_KEY must be 64 hex digits/],
             [shipped({}, { KUBEADM_CERTIFICATE_KEY: KEY }), "create", /KUBEADM_TOKEN must be \[a-z0-9\]\{6\}\.\[a-z0-9\]\{16\}/],
-            [shipped().then((s) => withEditedLine(s, (l) => l.replace(/ create .*$/, ""))), "create", /create or revoke\?/],
-            [shipped().then((s) => withEditedLine(s, (l) => l.replace(" create ", " mint "))), "create", /unknown command 'mint' \(create or revoke\)/],
-            [shipped().then((s) => withEditedLine(s, (l) => l.replace("--ttl 30m", "--ttl"))), "create", /--ttl needs a value/],
-            [shipped().then((s) => withEditedLine(s, (l) => l.replace("--description", "--note"))), "create", /unknown argument '--note'/],
-            [shipped().then((s) => withEditedLine(s, (l) => `${l} --force`, "delete")), "delete", /unknown argument '--force'/],
+            [withEditedLine(shipped(), (l) => l.replace(/ create .*$/, "")), "create", /create or revoke\?/],
+            [withEditedLine(shipped(), (l) => l.replace(" create ", " mint ")), "create", /unknown command 'mint' \(create or revoke\)/],
+            [withEditedLine(shipped(), (l) => l.replace("--ttl 30m", "--ttl")), "create", /--ttl needs a value/],
+            [withEditedLine(shipped(), (l) => l.replace("--description", "--note")), "create", /unknown argument '--note'/],
+            [withEditedLine(shipped(), (l) => `${l} --force`, "delete"), "delete", /unknown argument '--force'/],
         ];
         for (const [step, action, message] of cases) {
-            const r = runShipped(await step, env(), { action });
+            const r = runShipped(step, env(), { action });
             assert.equal(r.status, 2, `${message}: ${r.stderr}`);
             assert.match(r.stderr, new RegExp(`^join-material: (${message.source}) \\(see the usage at the top of the script\\)$`, "m"));
             noSecretIn(r);

@@ -28,6 +28,9 @@ import { labConfig, nameOf, recordLab, recordWithConfig } from "../helpers/progr
 import { labTopology } from "../helpers/lab";
 import { readProjectFile } from "../../components/projectFiles";
 import { shippedText } from "../../components/scriptManifest";
+import { secretEnvText } from "../../components/kubeadm/bundle";
+import { joinMaterialCommand } from "../../components/kubeadm/controlPlaneJoin";
+import { withSecretStdin } from "../../components/remoteStep";
 
 const ROOT = path.resolve(__dirname, "../..");
 type Inputs = Record<string, any>;
@@ -194,6 +197,19 @@ describe("kubeadm under mocks: phase 0 and the joins of phases 2 and 3", () => {
         }
         const refresh = `export JOIN_MATERIAL_REFRESH='pulumi up --replace '\\''${commandNamed("k8s-master-2-join-material").urn}'\\'''`;
         assert.ok(String(commandNamed("k8s-master-2-join").inputs.stdin).includes(refresh), "the refresh names the material command's URN");
+    });
+
+    it("the join material ships exactly what its script test runs: joinMaterialCommand with the secrets through withSecretStdin (tests/kubeadm/joinMaterial.test.ts)", async () => {
+        const { resources: revealed } = await recordLab("2", undefined, { revealSecrets: true });
+        const recorded = revealed.find((r) => r.name === "k8s-master-2-join-material" && r.custom)!;
+        const tokenId = stubOutputs("random:index/randomString:RandomString", "k8s-master-2-token-id", { length: 6 }).extra.result as string;
+        const [tokenSecret, key] = secretValues();
+        const topology = labTopology();
+        const expected = withSecretStdin(
+            joinMaterialCommand({ sshUser: topology.ssh.user, ttl: topology.kubeadm.joinTokenTtl, node: "k8s-master-2" }),
+            secretEnvText({ KUBEADM_TOKEN: `${tokenId}.${tokenSecret}`, KUBEADM_CERTIFICATE_KEY: key }),
+        );
+        assert.deepEqual({ create: recorded.inputs.create, delete: recorded.inputs.delete, stdin: recorded.inputs.stdin }, expected);
     });
 
     it("no secret in plain text anywhere in the recording", () => {

@@ -10,16 +10,12 @@
 import { mkdirSync, mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { StubRule, Stubs } from "./stubs";
 import { withoutClientFlags } from "./etcdSuite";
 
 /** A bootstrap token and a certificate key of the right shapes (test values, never a cluster's). */
 export const TOKEN = "abc123.0123456789abcdef";
 export const KEY = "0f".repeat(32);
-
-/** The value of an output, once known (the program's secrets are outputs). */
-export const resolve = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply((v) => { r(v); return v; }));
 
 const STUBBED = ["kubeadm", "kubectl", "qm", "cloud-init", "kubelet", "containerd", "systemctl", "swapon", "ping", "ip", "curl", "iptables", "ip6tables", "ipvsadm"];
 
