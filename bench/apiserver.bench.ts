@@ -27,7 +27,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { flagsArgs, flagsScriptBundle } from "../components/clusterOps/flagParity";
 import { pins } from "../toolchain";
-import { declaredFlags, DEFAULT_HEALTH_CHECK_TIMINGS, KUBEADM_DOCS_HEALTH_CHECK_TIMINGS, poolServer, Topology } from "../topology";
+import { declaredFlags, DEFAULT_HEALTH_CHECK_TIMINGS, KUBEADM_DOCS_HEALTH_CHECK_TIMINGS, poolServer, Topology } from "@ha-control-plane/topology";
 import { testTopology } from "../tests/controlPlane/helpers/topology";
 import { APISERVER_PORT, ControlPlane, Master, TEST_VIP } from "../tests/helpers/controlPlane/controlPlane";
 import { LanHaproxy, projectHaproxyConfig, startLanHaproxy, waitUp } from "../tests/helpers/controlPlane/loadBalancer";

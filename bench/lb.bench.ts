@@ -30,7 +30,7 @@ import {
     PoolServer,
     renderHaproxyFragment,
     renderHaproxyServerLine,
-} from "../topology";
+} from "@ha-control-plane/topology";
 import { bashWithPayload } from "../components/shipping/payloads";
 import { SCRIPTS_DIR } from "../components/scriptFile";
 import { FakeApiserver, selfSignedCert, TlsPair } from "../tests/fixtures/loadBalancer/fakeApiserver";

@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "../topology";
+import { capacityTrigger, COMPONENT_TYPES, NodeCapacityFacts, PlannedVm, ProxmoxNode } from "@ha-control-plane/topology";
 import { childOf } from "./childOptions";
 import { RemoteStep, shipStep, StepSpec } from "./remoteStep";
 import type { ShippedCommand } from "./shipped";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, MasterSpec, nodeFacts, placementFacts, ProxmoxNode } from "../topology";
+import { COMPONENT_TYPES, MasterSpec, nodeFacts, placementFacts, ProxmoxNode } from "@ha-control-plane/topology";
 
 export interface ControlPlanePlacementArgs {
     /** Every Proxmox node of the config, with its memory figures. */

@@ -10,7 +10,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES } from "../topology";
+import { COMPONENT_TYPES } from "@ha-control-plane/topology";
 import { childOf } from "./childOptions";
 import { rerunOnUpdate } from "./commandLifecycle";
 import { shellWord } from "./remoteStep";

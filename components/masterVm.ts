@@ -10,7 +10,7 @@ import {
     ProxmoxConfig,
     proxmoxTagOrder,
     stableMac,
-} from "../topology";
+} from "@ha-control-plane/topology";
 import { renderMasterUserData } from "./shipping/userData";
 import { childOf, providerFromOptions } from "./childOptions";
 import { scriptText } from "./scriptFile";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, PhaseId } from "../topology";
+import { COMPONENT_TYPES, PhaseId } from "@ha-control-plane/topology";
 import { childOf } from "./childOptions";
 
 export interface PhaseArgs {

@@ -5,8 +5,8 @@
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PhaseId, phasesUpTo, Topology } from "../topology";
-import type { ExternalConsumerOutput } from "../topology";
+import { PhaseId, phasesUpTo, Topology } from "@ha-control-plane/topology";
+import type { ExternalConsumerOutput } from "@ha-control-plane/topology";
 import { Phase } from "./phase";
 import { phaseEntry } from "./phases/registry";
 import { mergeResults, PhaseResults } from "./phases/types";

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { FIRST_KUBERNETES_API_PHASE, loadTopology, RawConfig, reached, Topology } from "../topology";
+import { FIRST_KUBERNETES_API_PHASE, loadTopology, RawConfig, reached, Topology } from "@ha-control-plane/topology";
 import { readProjectFile } from "./projectFiles";
 
 /** The stack's secrets, as Pulumi secret outputs; the topology never holds them. */

@@ -34,7 +34,7 @@ export const controlPlaneSizing: StackValidationPolicy = {
             reportViolation("cannot advise on the masters' RAM: the policy config gives no observedWorkingSetGiB (pass --policy-pack-config policies/<stack>.json)");
             return;
         }
-        const basis = sizingBasis(config);
+        const basis = sizingBasis({ ...config, observedWorkingSetGiB: config.observedWorkingSetGiB });
         for (const vm of masters) {
             const advice = sizingAdvice(vm.name, vm.memoryGiB, basis);
             if (advice) reportViolation(advice, vm.resource.urn);

@@ -10,12 +10,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from "fs";
 import * as path from "path";
 import { PHASE_REGISTRY, SHARED } from "../components/phases/registry";
 import { isScriptId, SCRIPT_MANIFEST, ScriptEntry, scriptEntry, ScriptId } from "../components/scriptManifest";
-import { COMPONENT_TYPES, PHASE_IDS } from "../topology";
+import { COMPONENT_TYPES, PHASE_IDS } from "@ha-control-plane/topology";
 import { groupByPhase, PROJECT_DIR } from "../tools/planModel";
 import { phaseTable, README, readmeTable, TABLE_BEGIN, TABLE_END } from "../tools/phaseTable";
 import type { RecordedValue } from "../tools/recorder";
 import { labConfig, recordLab } from "./helpers/program";
-import { loadTopology } from "../topology";
+import { loadTopology } from "@ha-control-plane/topology";
 import { readProjectFile } from "../components/projectFiles";
 
 const at = (file: string): string => path.join(PROJECT_DIR, file);

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { PHASE_IDS, proxmoxTagOrder } from "../topology";
+import { PHASE_IDS, proxmoxTagOrder } from "@ha-control-plane/topology";
 import { SECRET } from "../tools/recorder";
 import { nameOf, recordLab } from "./helpers/program";
 

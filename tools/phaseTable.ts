@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { PhaseEntry, PHASE_REGISTRY } from "../components/phases/registry";
-import { phaseInfo } from "../topology";
+import { phaseInfo } from "@ha-control-plane/topology";
 
 export const README = path.resolve(__dirname, "..", "README.md");
 export const TABLE_BEGIN = "<!-- phase-table: generated from components/phases/registry.ts by `npx tsx tools/phaseTable.ts --write`; do not edit -->";

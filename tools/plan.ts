@@ -5,7 +5,7 @@
  * `pulumi preview --policy-pack-config` would be given), over what the topology implies.
  * Exit 0: no mandatory violation; 1: a mandatory violation (blocked); 2: invalid config or usage.
  */
-import { ConfigError } from "../topology";
+import { ConfigError } from "@ha-control-plane/topology";
 import { computePlan } from "./planModel";
 import { PolicyConfigError } from "./policyRunner";
 import { renderJson, renderMarkdown, renderText } from "./render";

@@ -32,7 +32,7 @@ import {
     Topology,
     unblockOptions,
     UnblockOption,
-} from "../topology";
+} from "@ha-control-plane/topology";
 import { recordProgram, RecordedResource, RecordedValue } from "./recorder";
 import { PolicyConfig, PolicyConfigError, resolvePolicyConfig, runPolicies, unknownPolicyNames, Violation } from "./policyRunner";
 import { loadStackConfig } from "./stackFile";
@@ -253,7 +253,8 @@ export async function computePlan(options: PlanOptions = {}): Promise<PlanResult
     // A bad policy config is refused before the program runs (exit 2), as the CLI refuses it.
     const resolved = resolvePolicyConfig(packPolicies, policyConfig);
     // The unblock options right-size with the sizing policy's own figures.
-    const sizing = sizingBasis(resolved.get("control-plane-sizing")?.properties as Partial<SizingBasis> | undefined);
+    // resolvePolicyConfig has refused a config without the (required) working set.
+    const sizing = sizingBasis(resolved.get("control-plane-sizing")!.properties as Partial<SizingBasis> & Pick<SizingBasis, "observedWorkingSetGiB">);
     const recording = await recordProgram({
         project: stackConfig.project,
         stack: stackConfig.stack,

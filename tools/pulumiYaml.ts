@@ -31,7 +31,7 @@ import {
     PROXMOX_DEFAULTS,
     TSIG_ALGORITHMS,
     UPGRADE_DEFAULTS,
-} from "../topology";
+} from "@ha-control-plane/topology";
 
 export const PULUMI_YAML = path.resolve(__dirname, "..", "Pulumi.yaml");
 

@@ -1,7 +1,7 @@
 /** The plan in three forms: text for people, JSON for machines, Markdown for pull requests. */
 import { isNoRerunUpdate } from "../components/commandLifecycle";
 import { shellWord } from "../components/remoteStep";
-import type { FailureDomain } from "../topology";
+import type { FailureDomain } from "@ha-control-plane/topology";
 import { CapacityEntry, PHASE_TYPE, PlannedResource, PlannedUnblock, PlannedViolation, PlanResult } from "./planModel";
 import { RecordedValue } from "./recorder";
 

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { RawConfig, SECRET_CONFIG_PATHS } from "../topology";
+import { RawConfig, SECRET_CONFIG_PATHS } from "@ha-control-plane/topology";
 
 export interface StackConfig {
     readonly project: string;

@@ -75,8 +75,6 @@ export const GIB_IN_MIB = 1024;
 export const gibToMib = (gib: number): number => Math.round(gib * GIB_IN_MIB);
 export const mibToGib = (mib: number): number => round(mib / GIB_IN_MIB);
 
-/** The working set the seed measured on the existing master: 4.6 GiB used of its 32 GiB. */
-export const SEED_OBSERVED_WORKING_SET_GIB = 4.6;
 /** RAM beyond this multiple of the working set is idle memory taken from a host that has little. */
 export const DEFAULT_MAX_WORKING_SET_RATIO = 4;
 
@@ -86,15 +84,18 @@ export interface SizingBasis {
     readonly maxRatio: number;
 }
 
-/** The basis from control-plane-sizing's config, the seed's figures where it gives none. */
-export function sizingBasis(config: Partial<SizingBasis> = {}): SizingBasis {
+/**
+ * The basis from control-plane-sizing's config. The working set is a measurement of one cluster
+ * (the lab's is in policies/lab.json): no other cluster's figure stands in for it.
+ */
+export function sizingBasis(config: Partial<SizingBasis> & Pick<SizingBasis, "observedWorkingSetGiB">): SizingBasis {
     return {
-        observedWorkingSetGiB: config.observedWorkingSetGiB ?? SEED_OBSERVED_WORKING_SET_GIB,
+        observedWorkingSetGiB: config.observedWorkingSetGiB,
         maxRatio: config.maxRatio ?? DEFAULT_MAX_WORKING_SET_RATIO,
     };
 }
 
-/** The largest master the basis calls right-sized: maxRatio times the working set, in whole GiB (19 GiB for 4 x 4.6). */
+/** The largest master the basis calls right-sized: maxRatio times the working set, in whole GiB (19 GiB for the lab's 4 x 4.6). */
 export function suggestedMasterSizeGiB(basis: SizingBasis): number {
     return Math.ceil(basis.maxRatio * basis.observedWorkingSetGiB);
 }

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { COMPONENT_TYPES } from "../../topology";
+import { COMPONENT_TYPES } from "@ha-control-plane/topology";
 import { childOf } from "../childOptions";
 import { RemoteStep, StepHost, StepSpec } from "../remoteStep";
 import { sshConnection } from "../sshConnection";

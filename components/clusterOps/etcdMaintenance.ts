@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, CONTROL_PLANE_LABEL, EtcdMaintenanceConfig } from "../../topology";
+import { COMPONENT_TYPES, CONTROL_PLANE_LABEL, EtcdMaintenanceConfig } from "@ha-control-plane/topology";
 import { childOf, providerFromOptions } from "../childOptions";
 import { scriptsConfigMap, stackLabels } from "./kubernetes";
 

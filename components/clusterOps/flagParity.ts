@@ -17,7 +17,7 @@ import {
     hasDeclaredFlags,
     MasterSpec,
     Topology,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { ScriptId, shippedText } from "../scriptManifest";
 import { childOf } from "../childOptions";
 import { remoteScript } from "./remote";

@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { truncateKubernetesName } from "../../topology";
+import { truncateKubernetesName } from "@ha-control-plane/topology";
 import { stackLabels } from "./kubernetes";
 
 export const GATE_ETCD_ROLE = "ha-control-plane-etcd-health";

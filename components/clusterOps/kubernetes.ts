@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { renderEnvFile } from "../../topology";
+import { renderEnvFile } from "@ha-control-plane/topology";
 import { scriptText } from "../scriptFile";
 
 /** Labels every Kubernetes object of this stack carries. */

@@ -6,7 +6,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, ControlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, KURED_GATE_ENV_FILE, KuredGateConfig } from "../../topology";
+import { COMPONENT_TYPES, ControlPlaneGateFigures, GATE_ENV_MEMBERS, GATE_ENV_QUORUM, KURED_GATE_ENV_FILE, KuredGateConfig } from "@ha-control-plane/topology";
 import { childOf, providerFromOptions } from "../childOptions";
 import { bindGate, gateRoles } from "./gateAccess";
 import { scriptsConfigMap } from "./kubernetes";

@@ -13,7 +13,7 @@ import {
     truncateKubernetesName,
     UPGRADE_CHAIN_ENV_FILE,
     UpgradeChainConfig,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { childOf, providerFromOptions } from "../childOptions";
 import { bindGate } from "./gateAccess";
 import { scriptsConfigMap, stackLabels } from "./kubernetes";

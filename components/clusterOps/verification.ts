@@ -6,7 +6,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, CutoverNode, flagExpectations, LoadBalancerKind, MasterSpec, Topology } from "../../topology";
+import { COMPONENT_TYPES, CutoverNode, flagExpectations, LoadBalancerKind, MasterSpec, Topology } from "@ha-control-plane/topology";
 import { childOf } from "../childOptions";
 import type { ShippedCommand } from "../shipped";
 import { KUBELET_CONF } from "./cutover";

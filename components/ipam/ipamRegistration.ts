@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPONENT_TYPES, IpamAddress, IpamConfig, ipamAddresses, ownershipMarker, Topology } from "../../topology";
+import { COMPONENT_TYPES, IpamAddress, IpamConfig, ipamAddresses, ownershipMarker, Topology } from "@ha-control-plane/topology";
 import { childOf } from "../childOptions";
 import { LocalStep, LocalStepSpec } from "../localStep";
 import { lbOwner } from "../loadBalancer/shared";

@@ -14,7 +14,7 @@ import {
     membersAfterJoin,
     NewMasterPlacement,
     Topology,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { noRerunOnUpdate } from "../commandLifecycle";
 import { RemoteStep, shipStep, StepHost, StepSpec } from "../remoteStep";
 import type { ShippedCommand } from "../shipped";

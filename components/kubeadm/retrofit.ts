@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology } from "../../topology";
+import { apiserverCertSans, COMPONENT_TYPES, controlPlaneEndpoint, endpointFacts, Topology } from "@ha-control-plane/topology";
 import { noRerunOnUpdate } from "../commandLifecycle";
 import { RemoteStep, shipStep, StepHost, StepSpec } from "../remoteStep";
 import type { ShippedCommand } from "../shipped";

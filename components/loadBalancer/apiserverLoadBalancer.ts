@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ApiserverPool, COMPONENT_TYPES, LoadBalancerConfig, pfsenseLoadBalancerState, renderHaproxyFragment, Topology } from "../../topology";
+import { ApiserverPool, COMPONENT_TYPES, LoadBalancerConfig, pfsenseLoadBalancerState, renderHaproxyFragment, Topology } from "@ha-control-plane/topology";
 import { childOf } from "../childOptions";
 import type { StepSpec } from "../remoteStep";
 import { haproxyScriptOptions, haproxyStep, lbOwner, LbCommandSpec, lbStep, lbStepCommand, memberNames, pfsenseStep, phaseOnePool } from "./shared";

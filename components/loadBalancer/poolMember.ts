@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ApiserverPool, COMPONENT_TYPES, LoadBalancerConfig, MasterSpec, pfsenseMemberState, PoolServer, renderHaproxyServerLine, Topology } from "../../topology";
+import { ApiserverPool, COMPONENT_TYPES, LoadBalancerConfig, MasterSpec, pfsenseMemberState, PoolServer, renderHaproxyServerLine, Topology } from "@ha-control-plane/topology";
 import { childOf } from "../childOptions";
 import type { StepSpec } from "../remoteStep";
 import { haproxyScriptOptions, haproxyStep, lbOwner, LbCommandSpec, lbStep, lbStepCommand, memberServer, pfsenseStep, phaseOnePool } from "./shared";

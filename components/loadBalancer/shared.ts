@@ -10,7 +10,7 @@ import {
     poolServer,
     PoolServer,
     Topology,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { RemoteStep, shipStep, StepSpec } from "../remoteStep";
 import type { ScriptId } from "../scriptManifest";
 import { bashPayloadPrefix, phpStatePrefix } from "../shipping/payloads";

@@ -3,7 +3,7 @@
  * its preflight and a Proxmox snapshot. Every later join waits for it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { Topology } from "../../topology";
+import type { Topology } from "@ha-control-plane/topology";
 import { Retrofit, RetrofitArgs, retrofitStepArgs } from "../kubeadm/retrofit";
 import type { PhaseInput, PhaseResults } from "./types";
 

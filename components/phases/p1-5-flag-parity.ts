@@ -5,7 +5,7 @@
  * every later master before its join (returned as a beforeJoin step for phases 2 and 3).
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { MasterSpec } from "../../topology";
+import type { MasterSpec } from "@ha-control-plane/topology";
 import { AuditPolicyFile } from "../clusterOps/auditPolicy";
 import { ConfigMapCutover, configMapCutoverArgs } from "../clusterOps/cutover";
 import { FlagParity, flagRollout } from "../clusterOps/flagParity";

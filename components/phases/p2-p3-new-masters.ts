@@ -6,7 +6,7 @@
  * previous master's gate, whichever phase brought it.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { capacityPlan, NewMasterPlacement, nodeFacts, plannedNewMasters, Topology } from "../../topology";
+import { capacityPlan, NewMasterPlacement, nodeFacts, plannedNewMasters, Topology } from "@ha-control-plane/topology";
 import { CapacityGate } from "../capacityGate";
 import { ControlPlanePlacement } from "../controlPlanePlacement";
 import { ControlPlaneJoin, controlPlaneJoinArgs } from "../kubeadm/controlPlaneJoin";

@@ -1,5 +1,5 @@
 /** Phase 4.5: the etcd backup and defrag CronJobs, schedulable on any control-plane node. */
-import type { Topology } from "../../topology";
+import type { Topology } from "@ha-control-plane/topology";
 import { EtcdMaintenance, EtcdMaintenanceArgs } from "../clusterOps/etcdMaintenance";
 import type { PhaseInput, PhaseResults } from "./types";
 

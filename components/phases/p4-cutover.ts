@@ -4,7 +4,7 @@
  * kubeletCutoverNodes); and what is left to flip by hand, for the stack output.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { directServerUrl, externalConsumersOutput, kubeletCutoverNodes, vipServerUrl } from "../../topology";
+import { directServerUrl, externalConsumersOutput, kubeletCutoverNodes, vipServerUrl } from "@ha-control-plane/topology";
 import { ConfigMapCutover, configMapCutoverArgs, KubeletCutover, kubeletCutoverArgs } from "../clusterOps/cutover";
 import type { PhaseInput, PhaseResults } from "./types";
 

@@ -1,5 +1,5 @@
 /** Phase 5: kured's sentinel gate, which refuses a reboot that would cost the control plane its quorum. */
-import { controlPlaneGateFigures, etcdPodNames, Topology } from "../../topology";
+import { controlPlaneGateFigures, etcdPodNames, Topology } from "@ha-control-plane/topology";
 import { KuredGate, KuredGateArgs } from "../clusterOps/kuredGate";
 import type { PhaseInput, PhaseResults } from "./types";
 

@@ -1,6 +1,6 @@
 /** Phase 6: the end-to-end gates (etcd members, LB pool, flag parity, every kubeconfig on the VIP). */
 import type * as pulumi from "@pulumi/pulumi";
-import { cutoverOrder, kubeletServerUrl, Topology, vipServerUrl } from "../../topology";
+import { cutoverOrder, kubeletServerUrl, Topology, vipServerUrl } from "@ha-control-plane/topology";
 import { existingMasterHost } from "../clusterOps/cutover";
 import { flagRollout } from "../clusterOps/flagParity";
 import { Verification, VerificationArgs } from "../clusterOps/verification";

@@ -1,5 +1,5 @@
 /** Phase 7: the upgrade chain, walking every master one at a time behind the quorum gate. */
-import { controlPlaneGateFigures, Topology } from "../../topology";
+import { controlPlaneGateFigures, Topology } from "@ha-control-plane/topology";
 import { UpgradeChain, UpgradeChainArgs } from "../clusterOps/upgradeChain";
 import type { PhaseInput, PhaseResults } from "./types";
 

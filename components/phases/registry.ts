@@ -7,7 +7,7 @@
  *
  * Paths are from the project root; scripts are under scripts/.
  */
-import type { PhaseId } from "../../topology";
+import type { PhaseId } from "@ha-control-plane/topology";
 import { retrofitPhase } from "./p0-retrofit";
 import { loadBalancerPhase } from "./p1-load-balancer";
 import { flagParityPhase } from "./p1-5-flag-parity";

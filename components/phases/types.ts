@@ -7,7 +7,7 @@
 import type * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ExternalConsumerOutput, MasterSpec, Topology } from "../../topology";
+import type { ExternalConsumerOutput, MasterSpec, Topology } from "@ha-control-plane/topology";
 import type { ApiserverLoadBalancer } from "../loadBalancer/apiserverLoadBalancer";
 import type { MasterVm } from "../masterVm";
 import type { Phase } from "../phase";

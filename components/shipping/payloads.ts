@@ -4,7 +4,7 @@
  * policies read back (topology/loadBalancer.ts: readPhpState, readBashPayload, with the frames'
  * delimiters).
  */
-import { BASH_PAYLOAD_DELIMITER, PHP_STATE_CONSTANT } from "../../topology";
+import { BASH_PAYLOAD_DELIMITER, PHP_STATE_CONSTANT } from "@ha-control-plane/topology";
 
 /** What goes in front of a PHP script: its desired-state document, as the nowdoc constant it reads. */
 export function phpStatePrefix(state: unknown): string {

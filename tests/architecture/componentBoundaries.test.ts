@@ -6,7 +6,7 @@
 import { strict as assert } from "assert";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { COMPONENT_TYPES, isComponentType } from "../../topology";
+import { COMPONENT_TYPES, isComponentType } from "@ha-control-plane/topology";
 import { RecordedValue, SecretValue } from "../../tools/recorder";
 import { recordLab } from "../helpers/program";
 import { projectFiles } from "./importGraph";

@@ -158,6 +158,18 @@ export function relativeImportsOutOf(graph: ImportGraph, folder: string): string
 }
 
 /**
+ * Relative imports into a workspace package's folder from outside it: the package is reached by
+ * its name, so whoever uses it sees the package's one entry and not a path into its files.
+ */
+export function relativeImportsInto(graph: ImportGraph, folder: string): string[] {
+    return [...graph].flatMap(([file, edges]) =>
+        file.startsWith(`${folder}/`)
+            ? []
+            : edges.filter((e) => isRelative(e.specifier) && e.target?.startsWith(`${folder}/`)).map((e) => `${file}:${e.line} imports ${e.specifier} (${e.target}), not by the package's name`),
+    );
+}
+
+/**
  * Every import cycle, one per strongly connected component, each as its files in import order
  * with the first repeated at the end: [a, b, c, a] means a imports b, b imports c, c imports a.
  * A file importing itself is a cycle of one. Deterministic: each cycle starts at its smallest

@@ -18,6 +18,7 @@ import {
     LayerRule,
     layerViolations,
     projectFiles,
+    relativeImportsInto,
     relativeImportsOutOf,
     tangles,
     unresolvedImports,
@@ -160,6 +161,12 @@ describe("import graph: the cycle finder and the layer rules on small graphs", (
             assert.deepEqual(relativeImportsOutOf(graph, "pack"), ["pack/index.ts:3 imports ../rules/quorum (rules/quorum.ts), outside pack/"]);
             assert.deepEqual(relativeImportsOutOf(graph, "rules"), []);
         });
+
+        it("names a relative import into a package's folder from outside it, not one by the package's name", () => {
+            const graph = buildImportGraph(dir, projectFiles(dir, ["rules", "pack"]));
+            assert.deepEqual(relativeImportsInto(graph, "rules"), ["pack/index.ts:3 imports ../rules/quorum (rules/quorum.ts), not by the package's name"]);
+            assert.deepEqual(relativeImportsInto(graph, "pack"), []);
+        });
     });
 });
 
@@ -178,6 +185,12 @@ describe("import graph of this project", () => {
         assert.deepEqual(relativeImportsOutOf(graph, "topology"), []);
         const byName = [...graph].filter(([f]) => f.startsWith("policies/")).flatMap(([, edges]) => edges.filter((e) => e.specifier === "@ha-control-plane/topology"));
         assert.ok(byName.length > 5 && byName.every((e) => e.target === "topology/index.ts"), "the pack's imports of @ha-control-plane/topology are edges to topology/index.ts");
+    });
+
+    it("the program, its tools and its tests reach the pure layer by its package name only, as the pack does", () => {
+        assert.deepEqual(relativeImportsInto(graph, "topology"), []);
+        const byName = [...graph].filter(([f]) => !f.startsWith("topology/")).flatMap(([, edges]) => edges.filter((e) => e.specifier === "@ha-control-plane/topology"));
+        assert.ok(byName.length > 50 && byName.every((e) => e.target === "topology/index.ts"));
     });
 
     it("reads every layer's files", () => {

@@ -11,7 +11,7 @@ import {
     flagExpectations,
     loadTopology,
     minShutdownDelaySeconds,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { PROJECT_ROOT, readProjectFile } from "../../components/projectFiles";
 import { labConfig } from "../helpers/program";
 

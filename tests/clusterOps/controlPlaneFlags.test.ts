@@ -7,7 +7,7 @@ import { shippedScript } from "../../components/clusterOps/remote";
 import { runShipped } from "../helpers/shipped";
 import { FLAGS_SCRIPT, flagsArgs } from "../../components/clusterOps/flagParity";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
-import { clusterConfigurationFragment, clusterConfigurationRemoval, DeclaredFlags, declaredFlags, flagExpectations, loadTopology, Topology } from "../../topology";
+import { clusterConfigurationFragment, clusterConfigurationRemoval, DeclaredFlags, declaredFlags, flagExpectations, loadTopology, Topology } from "@ha-control-plane/topology";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, FIXTURES, nodesFixture } from "./helpers/fakeCluster";
 import { readProjectFile } from "../../components/projectFiles";

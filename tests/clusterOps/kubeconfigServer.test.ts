@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { chmodSync, existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { directServerUrl, loadTopology, vipServerUrl } from "../../topology";
+import { directServerUrl, loadTopology, vipServerUrl } from "@ha-control-plane/topology";
 import { configMapFlipScript, kubeletFlipScript } from "../../components/clusterOps/cutover";
 import { shippedScript } from "../../components/clusterOps/remote";
 import { labConfig } from "../helpers/program";

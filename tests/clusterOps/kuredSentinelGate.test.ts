@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { existsSync } from "fs";
-import { controlPlaneGateFigures, loadTopology } from "../../topology";
+import { controlPlaneGateFigures, loadTopology } from "@ha-control-plane/topology";
 import { readProjectFile } from "../../components/projectFiles";
 import { labConfig } from "../helpers/program";
 import { FakeCluster, nodesFixture } from "./helpers/fakeCluster";

@@ -3,7 +3,7 @@ import { CronJob } from "kubernetes-models/batch/v1";
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { ConfigMap } from "kubernetes-models/v1";
 import { scriptText } from "../../components/scriptFile";
-import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
+import { controlPlaneGateFigures, loadTopology, quorumOf } from "@ha-control-plane/topology";
 import { RecordedResource, Recording } from "../../tools/recorder";
 import { labConfig, recordLab } from "../helpers/program";
 import { readProjectFile } from "../../components/projectFiles";

@@ -1,8 +1,8 @@
 import { strict as assert } from "assert";
-import { cutoverOrder, kubeletCutoverNodes, loadTopology } from "../../topology";
+import { cutoverOrder, kubeletCutoverNodes, loadTopology } from "@ha-control-plane/topology";
 import { RecordedResource } from "../../tools/recorder";
 import { labConfig, nameOf, recordLab } from "../helpers/program";
-import { COMPONENT_TYPES } from "../../topology";
+import { COMPONENT_TYPES } from "@ha-control-plane/topology";
 import { readProjectFile } from "../../components/projectFiles";
 
 /** Phases 1.5 and 4 to 7 of the real program under the SDK's mocks (recording monitor). */

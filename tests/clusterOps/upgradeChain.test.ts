@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { controlPlaneGateFigures, loadTopology, quorumOf } from "../../topology";
+import { controlPlaneGateFigures, loadTopology, quorumOf } from "@ha-control-plane/topology";
 import { labConfig } from "../helpers/program";
 import { ClusterState, FakeCluster, Json, nodesFixture } from "./helpers/fakeCluster";
 import { readProjectFile } from "../../components/projectFiles";

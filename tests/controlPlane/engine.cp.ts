@@ -18,7 +18,7 @@ import { strict as assert } from "assert";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { scriptText } from "../../components/scriptFile";
-import { controlPlaneGateFigures, readEnvFile } from "../../topology";
+import { controlPlaneGateFigures, readEnvFile } from "@ha-control-plane/topology";
 import { ControlPlane } from "../helpers/controlPlane/controlPlane";
 import { CONTROL_PLANE_LABEL, registerNodes, runPodOnMaster, serviceAccountKubeconfig, setNodeStatus, withGarbageCollector, writeExecStandIn } from "../helpers/controlPlane/standIns";
 import { EngineStack } from "./helpers/engineStack";

@@ -20,7 +20,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { flagsArgs, FLAGS_SCRIPT } from "../../components/clusterOps/flagParity";
 import { shippedScript } from "../../components/clusterOps/remote";
-import { declaredFlags, Topology } from "../../topology";
+import { declaredFlags, Topology } from "@ha-control-plane/topology";
 import { ControlPlane, waitFor } from "../helpers/controlPlane/controlPlane";
 import { pins } from "../../toolchain";
 import { registerNodes } from "../helpers/controlPlane/standIns";

@@ -9,7 +9,7 @@ import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
-import { decideMemberRemoval, MemberHealth } from "../../topology";
+import { decideMemberRemoval, MemberHealth } from "@ha-control-plane/topology";
 import { etcdClusters, MASTERS, scriptEnv as env, STALE_PEER, staleLearnerCluster } from "../kubeadm/helpers/etcdSuite";
 import { runScript, Stubs } from "../kubeadm/helpers/stubs";
 

@@ -1,4 +1,4 @@
-import { loadTopology, Topology } from "../../topology";
+import { loadTopology, Topology } from "@ha-control-plane/topology";
 import { labConfig } from "./program";
 import { readProjectFile } from "../../components/projectFiles";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { policies } from "../../policies/pack";
 import { secretsStaySecret } from "../../policies/secrets";
-import { ConfigError, loadTopology } from "../../topology";
+import { ConfigError, loadTopology } from "@ha-control-plane/topology";
 import { runPolicies } from "../../tools/policyRunner";
 import { PROJECT_DIR } from "../../tools/planModel";
 import { RecordedResource, SECRET } from "../../tools/recorder";

@@ -12,7 +12,7 @@ import * as path from "path";
 import { secretEnvText } from "../../components/kubeadm/bundle";
 import { joinMaterialCommand } from "../../components/kubeadm/controlPlaneJoin";
 import { withSecretStdin } from "../../components/remoteStep";
-import { parseJoinMaterial } from "../../topology";
+import { parseJoinMaterial } from "@ha-control-plane/topology";
 import type { ShippedCommand } from "../../components/shipped";
 import { runShipped, withEditedLine } from "../helpers/shipped";
 import { KEY, nodeHost, TOKEN } from "./helpers/nodeHost";

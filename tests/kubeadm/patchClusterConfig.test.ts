@@ -9,7 +9,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { SCRIPTS_DIR } from "../../components/scriptFile";
-import { KUBEADM_CONFIG_API_VERSIONS, retrofitPatch } from "../../topology";
+import { KUBEADM_CONFIG_API_VERSIONS, retrofitPatch } from "@ha-control-plane/topology";
 import { labTopology } from "../helpers/lab";
 import { PYTHON3 } from "./helpers/stubs";
 

@@ -17,9 +17,9 @@ import {
     parseJoinMaterial,
     parseKubeadmDuration,
     retrofitPatch,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import * as command from "@pulumi/command";
-import { COMPONENT_TYPES } from "../../topology";
+import { COMPONENT_TYPES, KUBEADM_DEFAULTS } from "@ha-control-plane/topology";
 import { ControlPlaneJoin, controlPlaneJoinArgs } from "../../components/kubeadm";
 import { readStackConfig } from "../../components/stackConfig";
 import { RecordedResource, SECRET } from "../../tools/recorder";
@@ -270,25 +270,9 @@ describe("kubeadm config (key `kubeadm`) and the pure kubeadm rules (topology/ku
         return assert.fail("accepted");
     };
 
-    it("defaults every field when the key is absent", () => {
+    it("defaults every field when the key is absent (the defaults Pulumi.yaml documents, tools/pulumiYaml.ts)", () => {
         const t = labTopology((raw) => delete raw.kubeadm);
-        assert.deepEqual({ ...t.kubeadm }, {
-            etcdSnapshotDir: "/var/lib/ha-control-plane/etcd-snapshots",
-            etcdSnapshotMaxAgeHours: 24,
-            etcdSnapshotTimeoutMinutes: 10,
-            takeEtcdSnapshot: true,
-            proxmoxSnapshotName: "pre-ha-retrofit",
-            keepProxmoxSnapshot: true,
-            backupDir: "/var/lib/ha-control-plane/retrofit",
-            joinTokenTtl: "30m",
-            readyzTimeoutSeconds: 300,
-            cloudInitTimeoutSeconds: 1800,
-            joinTimeoutSeconds: 900,
-            gateTimeoutSeconds: 600,
-            drainTimeoutSeconds: 600,
-            minContainerdVersion: "2.2",
-            verifyNamespaces: [],
-        });
+        assert.deepEqual({ ...t.kubeadm }, { ...KUBEADM_DEFAULTS, verifyNamespaces: [] });
     });
 
     const cases: [string, (raw: Record<string, any>) => void, string, RegExp][] = [

@@ -9,7 +9,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { haproxyCommand } from "../../components/loadBalancer/shared";
 import { runShippedAsync } from "../helpers/shipped";
-import { apiserverPool, ApiserverPool, PoolServer, renderHaproxyFragment, renderHaproxyServerLine } from "../../topology";
+import { apiserverPool, ApiserverPool, PoolServer, renderHaproxyFragment, renderHaproxyServerLine } from "@ha-control-plane/topology";
 import { FakeApiserver, selfSignedCert } from "../fixtures/loadBalancer/fakeApiserver";
 import { HaproxyProcess, sleep, testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
 import { DAEMON_HOOK_TIMEOUT_MS, DaemonGroup, withFreshPorts } from "../helpers/daemons";

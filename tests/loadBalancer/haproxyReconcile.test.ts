@@ -15,7 +15,7 @@ import {
     pfsenseMemberState,
     poolServer,
     readPhpState,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { loadBalancerCommand } from "../../components/loadBalancer/apiserverLoadBalancer";
 import { poolMemberCommand } from "../../components/loadBalancer/poolMember";
 import { pfsenseCommand } from "../../components/loadBalancer/shared";

@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { ConfigError, loadTopology, readPhpState } from "../../topology";
+import { ConfigError, loadTopology, readPhpState } from "@ha-control-plane/topology";
 import { RecordedResource } from "../../tools/recorder";
 import { ConfigEdit, labConfig, recordLab } from "../helpers/program";
 import { run, ScriptResult, scriptPath } from "./scriptRunner";

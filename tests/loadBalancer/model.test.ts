@@ -14,7 +14,7 @@ import {
     renderHaproxyFragment,
     renderHaproxyServerLine,
     Topology,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 import { labConfig } from "../helpers/program";
 import { readProjectFile } from "../../components/projectFiles";

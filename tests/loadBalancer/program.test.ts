@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { COMPONENT_TYPES, readPhpState } from "../../topology";
+import { COMPONENT_TYPES, readPhpState } from "@ha-control-plane/topology";
 import { RecordedResource, SECRET } from "../../tools/recorder";
 import { nameOf, recordLab } from "../helpers/program";
 import { run } from "./scriptRunner";

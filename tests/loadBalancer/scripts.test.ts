@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { phaseOnePool, memberServer } from "../../components/loadBalancer/shared";
-import { KUBEADM_DOCS_HEALTH_CHECK_TIMINGS, loadTopology, renderHaproxyFragment, renderHaproxyServerLine, apiserverPool } from "../../topology";
+import { KUBEADM_DOCS_HEALTH_CHECK_TIMINGS, loadTopology, renderHaproxyFragment, renderHaproxyServerLine, apiserverPool } from "@ha-control-plane/topology";
 import { testGlobal } from "../fixtures/loadBalancer/haproxyProcess";
 import { labConfig } from "../helpers/program";
 import { run, scriptPath } from "./scriptRunner";

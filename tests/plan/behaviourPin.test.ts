@@ -7,9 +7,9 @@
  *   npx tsx tests/plan/behaviourPin.ts
  */
 import { strict as assert } from "assert";
-import { PHASE_IDS, phasesUpTo, PhaseId } from "../../topology";
+import { PHASE_IDS, phasesUpTo, PhaseId } from "@ha-control-plane/topology";
 import { recordLab } from "../helpers/program";
-import { COMPONENT_TYPES } from "../../topology";
+import { COMPONENT_TYPES } from "@ha-control-plane/topology";
 import { aliasView, orderedApartFrom, blobKeyOf, blobRef, Pinned, pinPhase, readBlobs, readGolden, splitPin } from "./behaviourPin";
 
 /** Up to `limit` differences between golden and actual, by path; changed blobs by their first changed line. */

@@ -15,7 +15,7 @@ import { createHash } from "crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { COMPONENT_TYPES, PHASE_IDS, PhaseId } from "../../topology";
+import { COMPONENT_TYPES, PHASE_IDS, PhaseId } from "@ha-control-plane/topology";
 import { computePlan, PROJECT_DIR } from "../../tools/planModel";
 import type { RecordedResource } from "../../tools/recorder";
 import { recordLab } from "../helpers/program";

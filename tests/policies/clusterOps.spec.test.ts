@@ -10,7 +10,7 @@ import {
     memberTag,
     renderEnvFile,
     UPGRADE_CHAIN_ENV_FILE,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab } from "../helpers/program";
 import { component, recorded, resource, violationsOf } from "../helpers/policy";

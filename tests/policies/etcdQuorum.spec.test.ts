@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { etcdQuorum, etcdQuorumTransition } from "../../policies/etcdQuorum";
-import { memberTag } from "../../topology";
+import { memberTag } from "@ha-control-plane/topology";
 import { recordLab } from "../helpers/program";
 import { resource, violationsOf } from "../helpers/policy";
 

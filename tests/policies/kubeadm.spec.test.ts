@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { controlPlaneTaint, mastersDoNotJoinAsWorkers } from "../../policies/kubeadm";
-import { COMPONENT_TYPES as T, CONTROL_PLANE_TAINT, joinFacts, memberTag, taintArg } from "../../topology";
+import { COMPONENT_TYPES as T, CONTROL_PLANE_TAINT, joinFacts, memberTag, taintArg } from "@ha-control-plane/topology";
 import { renderMasterUserData } from "../../components/shipping/userData";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab } from "../helpers/program";

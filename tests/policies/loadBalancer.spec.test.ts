@@ -9,7 +9,7 @@ import {
     poolServer,
     renderHaproxyFragment,
     renderHaproxyServerLine,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab, recordLab } from "../helpers/program";

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { vipConflictsPolicy } from "../../policies/network";
-import { COMPONENT_TYPES as T, endpointFacts, memberTag } from "../../topology";
+import { COMPONENT_TYPES as T, endpointFacts, memberTag } from "@ha-control-plane/topology";
 import { PolicyConfig } from "../../tools/policyRunner";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab } from "../helpers/program";

@@ -10,7 +10,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { policies } from "../../policies/pack";
 import { policyConfigDrift, policyConfigFromTopology } from "../../policies/topologyConfig";
-import { loadTopology, phaseIndex, PHASE_IDS } from "../../topology";
+import { loadTopology, phaseIndex, PHASE_IDS } from "@ha-control-plane/topology";
 import { computePlan } from "../../tools/planModel";
 import { PolicyConfigError, resolvePolicyConfig, runPolicies } from "../../tools/policyRunner";
 import { cachedLab, labConfig } from "../helpers/program";

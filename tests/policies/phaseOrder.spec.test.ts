@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { phaseOrder } from "../../policies/phaseOrder";
-import { COMPONENT_TYPES as T, joinFacts, kubeletCutoverFacts } from "../../topology";
+import { COMPONENT_TYPES as T, joinFacts, kubeletCutoverFacts } from "@ha-control-plane/topology";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab, recordLab } from "../helpers/program";
 import { component, recorded, resource, violationsOf, withoutEdges } from "../helpers/policy";

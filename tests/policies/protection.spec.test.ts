@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { originalMasterProtected } from "../../policies/protection";
-import { COMPONENT_TYPES as T, joinFacts, memberTag, protectArg, vmidArg } from "../../topology";
+import { COMPONENT_TYPES as T, joinFacts, memberTag, protectArg, vmidArg } from "@ha-control-plane/topology";
 import { PolicyConfig } from "../../tools/policyRunner";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab } from "../helpers/program";

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { ramHeadroom } from "../../policies/ramHeadroom";
-import { capacityTrigger } from "../../topology";
+import { capacityTrigger } from "@ha-control-plane/topology";
 import { RecordedValue } from "../../tools/recorder";
 import { recordLab } from "../helpers/program";
 import { resource, violationsOf } from "../helpers/policy";

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { secretsStaySecret } from "../../policies/secrets";
-import { COMPONENT_TYPES as T } from "../../topology";
+import { COMPONENT_TYPES as T } from "@ha-control-plane/topology";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab } from "../helpers/program";
 import { component, resource, violationsOf } from "../helpers/policy";

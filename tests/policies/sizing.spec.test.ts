@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { controlPlaneSizing } from "../../policies/sizing";
-import { memberTag } from "../../topology";
+import { memberTag } from "@ha-control-plane/topology";
 import { cachedLab, recordLab } from "../helpers/program";
 import { labPolicyConfig, resource, violationsOf } from "../helpers/policy";
 

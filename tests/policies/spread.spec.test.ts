@@ -6,7 +6,7 @@ import { strict as assert } from "assert";
 import { policies } from "../../policies/pack";
 import { ramHeadroom } from "../../policies/ramHeadroom";
 import { controlPlaneSpread, controlPlaneSpreadOneNode, controlPlaneSpreadTwoNodes } from "../../policies/spread";
-import { capacityTrigger, COMPONENT_TYPES as T, memberTag, NodeCapacityFacts, placementFacts } from "../../topology";
+import { capacityTrigger, COMPONENT_TYPES as T, memberTag, NodeCapacityFacts, placementFacts } from "@ha-control-plane/topology";
 import { runPolicies, Violation } from "../../tools/policyRunner";
 import { RecordedResource } from "../../tools/recorder";
 import { cachedLab, labConfig, recordWithConfig } from "../helpers/program";

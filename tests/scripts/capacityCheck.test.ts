@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import { writeFileSync } from "fs";
 import * as path from "path";
 import { capacityCheckCommand } from "../../components/capacityGate";
-import { capacityRow, NodeCapacityFacts } from "../../topology";
+import { capacityRow, NodeCapacityFacts } from "@ha-control-plane/topology";
 import { Stubs } from "../kubeadm/helpers/stubs";
 import { runShipped, ShippedRun, withEditedLine } from "../helpers/shipped";
 

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { readProjectFile } from "../../components/projectFiles";
-import { ConfigError, LOAD_BALANCER_DEFAULTS, loadTopology } from "../../topology";
+import { ConfigError, LOAD_BALANCER_DEFAULTS, loadTopology } from "@ha-control-plane/topology";
 import { CONFIG_KEYS, ConfigKeyDoc, FieldDoc, PULUMI_YAML, renderPulumiYaml } from "../../tools/pulumiYaml";
 import { labConfig } from "../helpers/program";
 

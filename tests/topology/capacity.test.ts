@@ -4,7 +4,7 @@
  * shows it under the phase whose `up` the capacity gate stops.
  */
 import { strict as assert } from "assert";
-import { capacityRow, firstOverflowing, NodeCapacityFacts, PlannedVm } from "../../topology";
+import { capacityRow, firstOverflowing, NodeCapacityFacts, PlannedVm } from "@ha-control-plane/topology";
 
 // The seed's node: 267 GiB physical, 8 GiB reserve, so 259 GiB usable.
 const node = (committedGiB: number): NodeCapacityFacts => ({ node: "pve", physicalGiB: 267, committedGiB, hostReserveGiB: 8 });

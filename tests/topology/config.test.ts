@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { ConfigError, loadTopology } from "../../topology";
+import { ConfigError, loadTopology } from "@ha-control-plane/topology";
 import { labConfig } from "../helpers/program";
 import { readProjectFile } from "../../components/projectFiles";
 

@@ -9,7 +9,7 @@ import {
     spreadCase,
     spreadPlacement,
     SpreadMember,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 
 const facts = (node: string, committedGiB = 0): NodeCapacityFacts => ({ node, physicalGiB: 256, committedGiB, hostReserveGiB: 8 });
 const member = (name: string, node: string, existing = false): SpreadMember => ({ name, node, memoryGiB: 16, existing });

@@ -29,7 +29,7 @@ import {
     renderHaproxyFragment,
     taintArg,
     vmidArg,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { bashWithPayload, phpWithState } from "../../components/shipping/payloads";
 
 describe("pure layer: facts the program writes and the policies read", () => {

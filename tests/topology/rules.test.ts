@@ -13,7 +13,7 @@ import {
     quorumOf,
     quorumPlan,
     stableMac,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { labConfig } from "../helpers/program";
 import { readProjectFile } from "../../components/projectFiles";
 

@@ -16,7 +16,7 @@ import {
     Topology,
     unblockOptions,
     UnblockOption,
-} from "../../topology";
+} from "@ha-control-plane/topology";
 import { labConfig } from "../helpers/program";
 import { readProjectFile } from "../../components/projectFiles";
 

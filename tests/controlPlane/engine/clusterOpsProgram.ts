@@ -14,7 +14,7 @@ import { kuredGateArgs } from "../../../components/phases/p5-kured-gate";
 import { upgradeChainArgs } from "../../../components/phases/p7-upgrade-chain";
 import { kubernetesProvider } from "../../../components/stack";
 import { rawProjectConfig } from "../../../components/stackConfig";
-import { loadTopology } from "../../../topology";
+import { loadTopology } from "@ha-control-plane/topology";
 import { readProjectFile } from "../../../components/projectFiles";
 
 const project = pulumi.getProject();

@@ -3,7 +3,7 @@
  * figures, with the control plane's addresses (tests/helpers/controlPlane) in place of the
  * lab's 10.0.20.x, so the command lines the program builds point at hosts that exist here.
  */
-import { loadTopology, Topology } from "../../../topology";
+import { loadTopology, Topology } from "@ha-control-plane/topology";
 import { hostAddress } from "../../helpers/controlPlane/hosts";
 import { masterAddress, TEST_VIP } from "../../helpers/controlPlane/controlPlane";
 import { labConfig } from "../../helpers/program";

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "fs";
 import * as path from "path";
-import { apiserverPool, poolServer, renderHaproxyFragment } from "../../../topology";
+import { apiserverPool, poolServer, renderHaproxyFragment } from "@ha-control-plane/topology";
 import { cli, testGlobal } from "../../fixtures/loadBalancer/haproxyProcess";
 import { APISERVER_PORT, ControlPlane, TEST_VIP } from "./controlPlane";
 import { Daemon, waitFor } from "./processes";
