@@ -40,15 +40,29 @@ export class EngineProject {
     private runs = 0;
     private readonly env: NodeJS.ProcessEnv;
 
-    constructor(stackFiles: Readonly<Record<string, string>>) {
-        copyFileSync(path.join(repoRoot, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
+    private programFile = path.join(repoRoot, "index.ts");
+
+    /**
+     * A project of this repository's program, or (`checkout`) of another checkout's: its
+     * Pulumi.yaml and index.ts. `pathFirst` goes in front of the CLI's PATH (stand-in plugins).
+     */
+    constructor(stackFiles: Readonly<Record<string, string>>, options: { checkout?: string; pathFirst?: string; env?: Readonly<Record<string, string>> } = {}) {
+        this.useProgramOf(options.checkout ?? repoRoot);
         for (const [stack, text] of Object.entries(stackFiles)) writeFileSync(path.join(this.dir, `Pulumi.${stack}.yaml`), text);
         // --event-log is a debug-command flag in the CLI (the Automation API sets the same variable).
         // The CLI and its plugins leave files in TMPDIR (the kubernetes provider's kubeconfig
         // copies, ts-node's cache for the pack): kept inside the project, removed with it.
         const tmp = path.join(this.dir, "tmp");
         mkdirSync(tmp);
-        this.env = { ...engineEnv({ backendUrl: `file://${this.stateDir}`, passphrase: "engine-suite-passphrase" }), PULUMI_DEBUG_COMMANDS: "true", TMPDIR: tmp };
+        const env = engineEnv({ backendUrl: `file://${this.stateDir}`, passphrase: "engine-suite-passphrase" });
+        if (options.pathFirst) env.PATH = `${options.pathFirst}${path.delimiter}${env.PATH ?? ""}`;
+        this.env = { ...env, ...options.env, PULUMI_DEBUG_COMMANDS: "true", TMPDIR: tmp };
+    }
+
+    /** The next runs run `checkout`'s program with its Pulumi.yaml, on the same stacks and state. */
+    useProgramOf(checkout: string): void {
+        copyFileSync(path.join(checkout, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
+        this.programFile = path.join(checkout, "index.ts");
     }
 
     get stateDir(): string {
@@ -58,7 +72,7 @@ export class EngineProject {
     async run(args: readonly string[], input?: string): Promise<EngineRun> {
         const eventLog = path.join(this.dir, `events-${++this.runs}.jsonl`);
         const withLog = ["preview", "up", "destroy", "refresh"].includes(args[0] ?? "") ? [...args, "--event-log", eventLog] : [...args];
-        const result = await runPulumi(withLog, { cwd: this.dir, env: this.env, programFile: path.join(repoRoot, "index.ts"), input });
+        const result = await runPulumi(withLog, { cwd: this.dir, env: this.env, programFile: this.programFile, input });
         const events = existsSync(eventLog) ? readFileSync(eventLog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as EngineEvent) : [];
         return { ...result, events, eventLog };
     }
