@@ -128,13 +128,30 @@ export function offlinePlan(stackFile: string, targetPhase: string, policyConfig
     });
 }
 
-/** What the engine registered, from its own event log: one entry per resource step. */
-export function registeredResources(events: readonly EngineEvent[]): { urn: string; type: string; parent: string; dependencies: string[]; op: string }[] {
+/** What the engine stepped, from its own event log (which carries no dependencies: see previewSteps). */
+export function registeredResources(events: readonly EngineEvent[]): { urn: string; type: string; parent: string; op: string }[] {
     return events
         .filter((e) => e.resourcePreEvent)
         .map((e) => {
             const m = e.resourcePreEvent.metadata;
-            return { urn: m.urn, type: m.type, op: m.op, parent: m.new?.parent ?? "", dependencies: [...(m.new?.dependencies ?? [])].sort() };
+            return { urn: m.urn, type: m.type, op: m.op, parent: m.new?.parent ?? "" };
+        });
+}
+
+/** The steps of `pulumi preview --json`, with each resource's new state's dependencies. */
+export function previewSteps(stdout: string): { urn: string; type: string; parent: string; dependencies: string[]; op: string }[] {
+    const doc = JSON.parse(stdout) as { steps?: { op: string; urn: string; newState?: { type: string; parent?: string; dependencies?: string[] } }[] };
+    return (doc.steps ?? []).map((s) => ({ urn: s.urn, op: s.op, type: s.newState?.type ?? "", parent: s.newState?.parent ?? "", dependencies: [...(s.newState?.dependencies ?? [])].sort() }));
+}
+
+/** The pack's verdicts from the event log, as the offline plan words them (the message without the policy's description line). */
+export function policyVerdicts(events: readonly EngineEvent[]): { policy: string; enforcementLevel: string; urn?: string; message: string }[] {
+    return events
+        .filter((e) => e.policyEvent)
+        .map((e) => {
+            const p = e.policyEvent;
+            const message = String(p.message);
+            return { policy: p.policyName, enforcementLevel: p.enforcementLevel, ...(p.resourceUrn ? { urn: p.resourceUrn } : {}), message: message.slice(message.indexOf("\n") + 1).trim() };
         });
 }
 
