@@ -50,15 +50,23 @@ interface StateResource {
 
 /** The program's files at `commit`, with this checkout's node_modules (the same SDK and providers). */
 function checkoutOf(commit: string): string {
-    const dir = mkdtempSync(path.join(tmpdir(), `hacp-engine-${commit}-`));
     try {
-        execFileSync("git", ["-C", repoRoot, "cat-file", "-e", `${commit}^{commit}`]);
+        execFileSync("git", ["-C", repoRoot, "cat-file", "-e", `${commit}^{commit}`], { stdio: "ignore" });
     } catch {
         throw new Error(`commit ${commit} is not in this clone's history: this test needs the history (git clone without --depth)`);
     }
-    execFileSync("sh", ["-c", `git -C "$0" archive "$1" | tar -x -C "$2"`, repoRoot, commit, dir]);
-    symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
-    return dir;
+    const dir = mkdtempSync(path.join(tmpdir(), `hacp-engine-${commit}-`));
+    try {
+        const archive = path.join(dir, "program.tar");
+        execFileSync("git", ["-C", repoRoot, "archive", "--output", archive, commit]);
+        execFileSync("tar", ["-x", "-f", archive, "-C", dir]);
+        rmSync(archive);
+        symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
+        return dir;
+    } catch (err) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+    }
 }
 
 /** The lab stack file at phase 7 with room on the host, so nothing stops the old `up`. */
