@@ -59,6 +59,11 @@ export class EngineProject {
         this.env = { ...env, ...options.env, PULUMI_DEBUG_COMMANDS: "true", TMPDIR: tmp };
     }
 
+    /** Replaces a stack's file (a user's edit of Pulumi.<stack>.yaml). */
+    writeStackFile(stack: string, text: string): void {
+        writeFileSync(path.join(this.dir, `Pulumi.${stack}.yaml`), text);
+    }
+
     /** The next runs run `checkout`'s program with its Pulumi.yaml, on the same stacks and state. */
     useProgramOf(checkout: string): void {
         copyFileSync(path.join(checkout, "Pulumi.yaml"), path.join(this.dir, "Pulumi.yaml"));
