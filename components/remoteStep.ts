@@ -80,7 +80,7 @@ export function shipStep(user: string, spec: StepSpec): ShippedCommand {
 }
 
 /** `prefix` in front of a script's text, after its #! line when it has one (the text still reads as the script). */
-export function inFrontOfScript(prefix: string, script: string): string {
+function inFrontOfScript(prefix: string, script: string): string {
     if (!script.startsWith("#!")) return `${prefix}${script}`;
     const eol = script.indexOf("\n") + 1;
     return `${script.slice(0, eol)}${prefix}${script.slice(eol)}`;
@@ -108,7 +108,7 @@ export class RemoteStep extends pulumi.ComponentResource {
         this.command = new command.remote.Command(
             name,
             {
-                connection: { ...sshConnection(args.host.address, args.user, args.privateKey), ...(args.dialErrorLimit ? { dialErrorLimit: args.dialErrorLimit } : {}) },
+                connection: sshConnection(args.host.address, args.user, args.privateKey, args.dialErrorLimit ? { dialErrorLimit: args.dialErrorLimit } : {}),
                 create: shipped.create,
                 ...(args.update ?? rerunOnUpdate(shipped.create)),
                 ...(shipped.delete ? { delete: shipped.delete } : {}),

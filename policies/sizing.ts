@@ -28,13 +28,13 @@ export const controlPlaneSizing: StackValidationPolicy = {
     validateStack: (args, reportViolation) => {
         const masters = plannedVms(args.resources).filter((v) => v.member !== undefined);
         if (masters.length === 0) return;
-        const config = args.getConfig<Partial<SizingBasis>>();
+        const { observedWorkingSetGiB, ...rest } = args.getConfig<Partial<SizingBasis>>();
         // The CLI refuses a config without it (required); a direct caller gets the same answer, never another cluster's figure.
-        if (config.observedWorkingSetGiB === undefined) {
+        if (observedWorkingSetGiB === undefined) {
             reportViolation("cannot advise on the masters' RAM: the policy config gives no observedWorkingSetGiB (pass --policy-pack-config policies/<stack>.json)");
             return;
         }
-        const basis = sizingBasis({ ...config, observedWorkingSetGiB: config.observedWorkingSetGiB });
+        const basis = sizingBasis({ ...rest, observedWorkingSetGiB });
         for (const vm of masters) {
             const advice = sizingAdvice(vm.name, vm.memoryGiB, basis);
             if (advice) reportViolation(advice, vm.resource.urn);

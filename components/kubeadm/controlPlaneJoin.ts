@@ -85,12 +85,6 @@ export function joinMaterialCommand(a: JoinMaterialArgs & { sshUser: string }): 
     return shipStep(a.sshUser, joinMaterialStepSpec(a));
 }
 
-/** The join material step for a master of a topology, as its component ships it (without the secrets): the control-plane tests'. */
-export function joinMaterialStep(topology: Topology, master: Topology["newMasters"][number]): ShippedCommand & { readonly delete: string } {
-    const step = joinMaterialCommand({ sshUser: topology.ssh.user, ttl: topology.kubeadm.joinTokenTtl, node: master.name });
-    return { ...step, delete: step.delete ?? "" };
-}
-
 export type JoinArgs = {
     endpoint: string;
     advertiseAddress: string;

@@ -2,7 +2,7 @@
  * Join material (phases 2 and 3) and the ConfigMap cut-overs (phase 1.5's cluster-info, phase
  * 4's kube-proxy) for real, on a 3-master control plane whose apiserver certificates carry the
  * VIP (the state phase 0 and the joins leave), behind a real HAProxy on the VIP with this
- * project's config: the scripts exactly as the components ship them (joinMaterialStep and
+ * project's config: the scripts exactly as the components ship them (joinMaterialCommand and
  * configMapCutoverScript: the same command lines and stdin), run as root on the existing master
  * with real kubeadm and kubectl, on the objects kubeadm made. kubeadm-config's move to the VIP
  * is phase 0's (tests/controlPlane/retrofit.cp.ts).
@@ -17,7 +17,7 @@ import { parse } from "yaml";
 import { configMapCutoverScript } from "../../components/clusterOps/cutover";
 import { rootScriptCommand } from "../../components/clusterOps/remote";
 import { secretEnvText } from "../../components/kubeadm/bundle";
-import { joinMaterialStep } from "../../components/kubeadm/controlPlaneJoin";
+import { joinMaterialCommand } from "../../components/kubeadm/controlPlaneJoin";
 import { withSecretStdin } from "../../components/remoteStep";
 import { scriptText } from "../../components/scriptFile";
 import { ControlPlane, TEST_VIP } from "../helpers/controlPlane/controlPlane";
@@ -64,7 +64,7 @@ describe("join material and ConfigMap cut-overs for real: the shipped scripts wi
     });
 
     describe("join material (join-material.sh as ControlPlaneJoin ships it)", () => {
-        const step = joinMaterialStep(topology, topology.newMasters[0]);
+        const step = joinMaterialCommand({ sshUser: topology.ssh.user, ttl: topology.kubeadm.joinTokenTtl, node: topology.newMasters[0].name });
         const secrets = freshSecrets();
         const { stdin } = withSecretStdin(step, secretEnvText({ KUBEADM_TOKEN: secrets.token, KUBEADM_CERTIFICATE_KEY: secrets.key }));
         const tokenId = secrets.token.split(".")[0];
@@ -123,12 +123,12 @@ describe("join material and ConfigMap cut-overs for real: the shipped scripts wi
 
         it("revoke (the delete) removes the token; a second revoke finds it gone", async () => {
             const c = cp!;
-            let r = await run(step.delete);
+            let r = await run(step.delete!);
             assert.equal(r.code, 0, r.stderr);
             assert.match(r.stderr, new RegExp(`deleted bootstrap token ${tokenId}`));
             const gone = await c.kubectl(["-n", "kube-system", "get", "secret", `bootstrap-token-${tokenId}`]);
             assert.match(gone.stderr, /NotFound/);
-            r = await run(step.delete);
+            r = await run(step.delete!);
             assert.equal(r.code, 0, r.stderr);
             assert.match(r.stderr, /is already gone/);
         });
